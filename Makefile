@@ -1,0 +1,71 @@
+# ngx_http_mcp_module: the developer's and the user's entry points.
+#
+#   make            build the dynamic module (build/ngx_http_mcp_module.so)
+#   make demo       run the demo gateway in the foreground (Ctrl-C stops it)
+#   make test       build, then run the unit and the integration tests
+#   make install    install the module the Debian way
+#   make bench      the benchmark (scripts/bench)
+#
+# NGINX_SRC=/path/to/nginx builds against another nginx tree, NGINX_STATIC=1
+# links the module into an nginx binary (see scripts/build).
+
+PYTHON      := /usr/bin/python3
+BUILD       ?= build
+SRC         := ngx_http_mcp_module
+DESTDIR     ?=
+MODULES_DIR ?= /usr/lib/nginx/modules
+
+CFLAGS_UNIT := -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
+               -fno-omit-frame-pointer -I$(SRC)
+
+# the pure C parts of the module (no nginx types) and their unit tests
+UNIT_SRCS   := $(SRC)/ngx_http_mcp_id.c
+UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
+
+.PHONY: all module setup unit integration test demo install uninstall \
+        bench clean
+
+all: module
+
+setup:
+	@scripts/setup
+
+module:
+	@scripts/build
+
+$(BUILD)/unit/%: t/unit/%.c $(UNIT_SRCS) $(wildcard $(SRC)/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_UNIT) -o $@ $< $(UNIT_SRCS) -ljansson -lcmocka
+
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do $$t || exit 1; done
+
+integration: module
+	cd t && $(PYTHON) -m pytest -p no:cacheprovider -q $(PYTEST_ARGS)
+
+test: setup
+	@$(MAKE) --no-print-directory unit integration
+
+demo: setup module
+	@scripts/demo
+
+bench: setup module
+	@scripts/bench
+
+install: module
+	install -D -m 0644 $(BUILD)/ngx_http_mcp_module.so \
+		$(DESTDIR)$(MODULES_DIR)/ngx_http_mcp_module.so
+	install -d $(DESTDIR)/usr/share/nginx/modules-available
+	echo "load_module modules/ngx_http_mcp_module.so;" \
+		> $(DESTDIR)/usr/share/nginx/modules-available/mod-http-mcp.conf
+	install -d $(DESTDIR)/etc/nginx/modules-enabled
+	ln -sf /usr/share/nginx/modules-available/mod-http-mcp.conf \
+		$(DESTDIR)/etc/nginx/modules-enabled/50-mod-http-mcp.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(MODULES_DIR)/ngx_http_mcp_module.so \
+		$(DESTDIR)/usr/share/nginx/modules-available/mod-http-mcp.conf \
+		$(DESTDIR)/etc/nginx/modules-enabled/50-mod-http-mcp.conf
+
+clean:
+	rm -rf $(BUILD)

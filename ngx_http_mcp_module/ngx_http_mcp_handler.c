@@ -1,0 +1,483 @@
+
+/*
+ * Copyright (C) ngx_http_mcp_module authors
+ *
+ * The content handler of "mcp_pass" and "mcp_canonical" locations:
+ *
+ *   route   the URI names a registry and a server id (404 if it does not);
+ *   body    a PUT body is read into memory and checked;
+ *   fetch   a subrequest to the registry's internal location does the HTTP
+ *           (ngx_http_mcp_upstream.c), its answer is captured;
+ *   answer  the registry's answer is checked and sent as the response.
+ *
+ * Authentication runs before, in the access phase.
+ */
+
+
+#include "ngx_http_mcp_module.h"
+
+
+static void ngx_http_mcp_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mcp_check_body(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx, ngx_str_t *detail);
+static void ngx_http_mcp_run(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx);
+static void ngx_http_mcp_resume(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mcp_answer(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx);
+static ngx_int_t ngx_http_mcp_bad_gateway(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx, ngx_uint_t status, const char *why);
+static ngx_int_t ngx_http_mcp_not_found(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx);
+static ngx_int_t ngx_http_mcp_reject(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...);
+static ngx_uint_t ngx_http_mcp_is_json_type(ngx_http_request_t *r);
+
+
+static ngx_str_t  ngx_http_mcp_allow = ngx_string("GET, HEAD, PUT");
+
+
+ngx_int_t
+ngx_http_mcp_handler(ngx_http_request_t *r)
+{
+    size_t                     max;
+    ngx_int_t                  rc;
+    ngx_table_elt_t           *h;
+    ngx_http_mcp_ctx_t        *ctx;
+    ngx_http_mcp_loc_conf_t   *mlcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_module);
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT))) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        h->value = ngx_http_mcp_allow;
+
+        return ngx_http_mcp_reject(r, NGX_HTTP_NOT_ALLOWED,
+                                   "Method \"%V\" not allowed.",
+                                   &r->method_name);
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mcp_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_mcp_module);
+
+    rc = ngx_http_mcp_route_parse(r, mlcf, &ctx->route);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_mcp_reject(r, NGX_HTTP_NOT_FOUND, "Not found.");
+    }
+
+    if (rc != NGX_OK) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_mcp_not_found(r, ctx);
+    }
+
+    if (r->method != NGX_HTTP_PUT) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        /* the reference that ngx_http_read_client_request_body() takes */
+        r->main->count++;
+
+        ngx_http_mcp_run(r, ctx);
+
+        return NGX_DONE;
+    }
+
+    if (!ngx_http_mcp_is_json_type(r)) {
+        return ngx_http_mcp_reject(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                   "Unsupported media type in request: "
+                                   "use \"application/json\".");
+    }
+
+    /*
+     * the body is parsed in memory: it must fit the client body buffer,
+     * a body written to a temporary file would be read back blocking
+     */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    max = ngx_min(mlcf->max_body_size, clcf->client_body_buffer_size);
+
+    if (r->headers_in.content_length_n > (off_t) max) {
+        return ngx_http_mcp_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                   "Request body is larger than %uz bytes.",
+                                   max);
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_mcp_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_mcp_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t            rc;
+    ngx_str_t            detail;
+    ngx_http_mcp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
+
+    rc = ngx_http_mcp_check_body(r, ctx, &detail);
+
+    if (rc == NGX_OK) {
+        ngx_http_mcp_run(r, ctx);
+        return;
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_mcp_send_error(r, rc, "%V",
+                                                         &detail));
+}
+
+
+/*
+ * Gathers the PUT body into one buffer and checks that it is a JSON
+ * object.  Returns NGX_OK, NGX_ERROR, or the status of a client error
+ * with "detail" set.
+ */
+
+static ngx_int_t
+ngx_http_mcp_check_body(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
+    ngx_str_t *detail)
+{
+    off_t                      len;
+    u_char                    *p;
+    json_t                    *json;
+    ngx_str_t                  error;
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl;
+    ngx_http_request_body_t   *rb;
+
+    rb = r->request_body;
+    len = 0;
+
+    if (rb && rb->temp_file) {
+        ngx_str_set(detail, "Request body is too large.");
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    for (cl = rb ? rb->bufs : NULL; cl; cl = cl->next) {
+        if (ngx_buf_size(cl->buf) == 0) {
+            continue;
+        }
+
+        if (!ngx_buf_in_memory(cl->buf)) {
+            ngx_str_set(detail, "Request body is too large.");
+            return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len == 0) {
+        ngx_str_set(detail, "A JSON request body is required.");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (rb->bufs->next == NULL) {
+        b = rb->bufs->buf;
+
+    } else {
+        b = ngx_create_temp_buf(r->pool, len);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (cl = rb->bufs; cl; cl = cl->next) {
+            b->last = ngx_cpymem(b->last, cl->buf->pos, ngx_buf_size(cl->buf));
+        }
+    }
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    json = ngx_http_mcp_json_parse(r, cl, &error);
+
+    if (json == NULL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mcp: request body is not valid JSON: %V", &error);
+
+        detail->data = ngx_pnalloc(r->pool, sizeof("JSON parse error - ") - 1
+                                            + error.len);
+        if (detail->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(detail->data, "JSON parse error - ",
+                       sizeof("JSON parse error - ") - 1);
+        p = ngx_cpymem(p, error.data, error.len);
+        detail->len = p - detail->data;
+
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (!json_is_object(json)) {
+        ngx_str_set(detail, "The request body must be a JSON object.");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    ctx->request_body = b;
+
+    return NGX_OK;
+}
+
+
+/*
+ * From here on the request holds one extra reference, released by the one
+ * ngx_http_finalize_request() that ends it, now or when the registry has
+ * answered.
+ */
+
+static void
+ngx_http_mcp_run(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
+{
+    if (ngx_http_mcp_upstream_start(r, ctx) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->write_event_handler = ngx_http_mcp_resume;
+}
+
+
+static void
+ngx_http_mcp_resume(ngx_http_request_t *r)
+{
+    ngx_http_mcp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
+
+    if (ctx == NULL || ctx->sr == NULL || !ctx->sr->done || ctx->done) {
+        return;
+    }
+
+    ctx->done = 1;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_finalize_request(r, ngx_http_mcp_answer(r, ctx));
+}
+
+
+/* turns what the registry answered into the response */
+
+static ngx_int_t
+ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
+{
+    json_t                   *json;
+    ngx_str_t                 error;
+    ngx_http_mcp_registry_t  *reg;
+    ngx_http_mcp_response_t  *res;
+
+    res = &ctx->upstream;
+    reg = ctx->route.registry;
+
+    if (!res->from_upstream) {
+        if (res->status == NGX_HTTP_GATEWAY_TIME_OUT) {
+            return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_GATEWAY_TIME_OUT,
+                                            "did not answer in time");
+        }
+
+        return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                                        "could not be reached");
+    }
+
+    if (res->in_file) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "mcp: the answer of registry \"%V\" was buffered to "
+                      "a temporary file, set \"proxy_max_temp_file_size 0\" "
+                      "in its location \"%V\"", &reg->name, &reg->pass);
+
+        return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                                        "answer could not be read");
+    }
+
+    if (res->too_large) {
+        return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                                        "answer exceeds "
+                                        "mcp_upstream_max_body_size");
+    }
+
+    if (!res->eof
+        || (res->content_length >= 0
+            && res->content_length != (off_t) res->size))
+    {
+        return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                                        "answer was truncated");
+    }
+
+    json = ngx_http_mcp_json_parse(r, res->body, &error);
+
+    if (json == NULL) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mcp upstream json: %V", &error);
+
+        return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                                        "answer is not JSON");
+    }
+
+    if (reg->failing) {
+        reg->failing = 0;
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "mcp: registry \"%V\" answers again", &reg->name);
+    }
+
+    /* the vendor's own shape, status and errors go back as they came */
+
+    return ngx_http_mcp_send(r, res->status, res->body);
+}
+
+
+/*
+ * A registry that fails is logged once when it starts failing, and once
+ * when it answers again, not for every request in between.
+ */
+
+static ngx_int_t
+ngx_http_mcp_bad_gateway(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
+    ngx_uint_t status, const char *why)
+{
+    ngx_http_mcp_registry_t  *reg;
+
+    reg = ctx->route.registry;
+
+    if (!reg->failing) {
+        reg->failing = 1;
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "mcp: registry \"%V\" %s (status %ui)",
+                      &reg->name, why, ctx->upstream.status);
+
+    } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mcp: registry \"%V\" %s", &reg->name, why);
+    }
+
+    return ngx_http_mcp_send_error(r, status, "The %s registry %s.",
+                                   ngx_http_mcp_vendor_name(reg->vendor),
+                                   why);
+}
+
+
+/* an id of the wrong form: answered as the vendor answers an unknown id */
+
+static ngx_int_t
+ngx_http_mcp_not_found(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
+{
+    ngx_http_mcp_registry_t  *reg;
+
+    reg = ctx->route.registry;
+
+    if (reg == NULL) {
+        return ngx_http_mcp_reject(r, NGX_HTTP_NOT_FOUND,
+                                   "Unknown registry.");
+    }
+
+    switch (reg->vendor) {
+
+    case NGX_HTTP_MCP_KAMBRIUM:
+        return ngx_http_mcp_reject(r, NGX_HTTP_NOT_FOUND,
+                                   "MCP server %V not found or not "
+                                   "accessible", &ctx->route.id);
+
+    case NGX_HTTP_MCP_BARNDOOR:
+        return ngx_http_mcp_reject(r, NGX_HTTP_NOT_FOUND,
+                                   "Server not found");
+
+    default:
+        return ngx_http_mcp_reject(r, NGX_HTTP_NOT_FOUND,
+                                   "MCP server not found");
+    }
+}
+
+
+/*
+ * Answers a client mistake found before anything was sent upstream, from
+ * the content handler (which returns what this returns).
+ */
+
+static ngx_int_t
+ngx_http_mcp_reject(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...)
+{
+    u_char     *p;
+    va_list     args;
+    ngx_int_t   rc;
+    u_char      detail[NGX_MAX_ERROR_STR];
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(detail, detail + sizeof(detail), fmt, args);
+    va_end(args);
+
+    return ngx_http_mcp_send_error(r, status, "%*s", p - detail, detail);
+}
+
+
+static ngx_uint_t
+ngx_http_mcp_is_json_type(ngx_http_request_t *r)
+{
+    u_char     *p, *last;
+    ngx_str_t  *type;
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    type = &r->headers_in.content_type->value;
+    last = type->data + type->len;
+
+    for (p = type->data; p < last && *p != ';' && *p != ' '; p++) {
+        /* void */
+    }
+
+    /* "application/json" or a "+json" structured syntax suffix */
+
+    if ((size_t) (p - type->data) == sizeof("application/json") - 1
+        && ngx_strncasecmp(type->data, (u_char *) "application/json",
+                           sizeof("application/json") - 1) == 0)
+    {
+        return 1;
+    }
+
+    return p - type->data > 5
+           && ngx_strncasecmp(p - 5, (u_char *) "+json", 5) == 0;
+}

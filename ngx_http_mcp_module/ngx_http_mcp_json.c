@@ -1,0 +1,141 @@
+
+/*
+ * Copyright (C) ngx_http_mcp_module authors
+ *
+ * jansson glue.  A parsed document is tied to the request pool: its
+ * reference is dropped when the request ends, so no error path can leak it.
+ * Serialized output goes into pool memory, never into malloc()ed strings.
+ */
+
+
+#include "ngx_http_mcp_module.h"
+
+
+typedef struct {
+    ngx_chain_t  *cl;
+    u_char       *pos;
+} ngx_http_mcp_json_reader_t;
+
+
+static size_t ngx_http_mcp_json_read(void *buffer, size_t buflen, void *data);
+static void ngx_http_mcp_json_cleanup(void *data);
+
+
+/*
+ * Parses the in-memory buffers of "in" as one JSON document.  Duplicate
+ * keys are rejected; so are invalid UTF-8, integers beyond 64 bits and
+ * nesting deeper than jansson's limit.  On failure NULL is returned and
+ * "error" describes what is wrong (jansson's text: no input data in it).
+ */
+
+json_t *
+ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
+    ngx_str_t *error)
+{
+    json_t                      *json;
+    json_error_t                 err;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_mcp_json_reader_t   reader;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_str_set(error, "out of memory");
+        return NULL;
+    }
+
+    reader.cl = in;
+    reader.pos = in ? in->buf->pos : NULL;
+
+    json = json_load_callback(ngx_http_mcp_json_read, &reader,
+                              JSON_REJECT_DUPLICATES, &err);
+    if (json == NULL) {
+        error->len = ngx_strlen(err.text);
+        error->data = ngx_pnalloc(r->pool, error->len);
+        if (error->data == NULL) {
+            ngx_str_set(error, "out of memory");
+            return NULL;
+        }
+
+        ngx_memcpy(error->data, err.text, error->len);
+
+        return NULL;
+    }
+
+    cln->handler = ngx_http_mcp_json_cleanup;
+    cln->data = json;
+
+    return json;
+}
+
+
+static size_t
+ngx_http_mcp_json_read(void *buffer, size_t buflen, void *data)
+{
+    ngx_http_mcp_json_reader_t *reader = data;
+
+    size_t  n;
+
+    while (reader->cl) {
+        n = reader->cl->buf->last - reader->pos;
+
+        if (n == 0) {
+            reader->cl = reader->cl->next;
+            reader->pos = reader->cl ? reader->cl->buf->pos : NULL;
+            continue;
+        }
+
+        n = ngx_min(n, buflen);
+
+        ngx_memcpy(buffer, reader->pos, n);
+        reader->pos += n;
+
+        return n;
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_mcp_json_cleanup(void *data)
+{
+    json_decref(data);
+}
+
+
+/* serializes "json" compactly into a new pool buffer */
+
+ngx_int_t
+ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json, ngx_chain_t **out)
+{
+    size_t        size;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    size = json_dumpb(json, NULL, 0, JSON_COMPACT);
+    if (size == 0) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (json_dumpb(json, (char *) b->pos, size, JSON_COMPACT) != size) {
+        return NGX_ERROR;
+    }
+
+    b->last = b->pos + size;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+    *out = cl;
+
+    return NGX_OK;
+}

@@ -1,0 +1,122 @@
+
+/*
+ * Copyright (C) ngx_http_mcp_module authors
+ */
+
+
+#ifndef _NGX_HTTP_MCP_MODULE_H_INCLUDED_
+#define _NGX_HTTP_MCP_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "ngx_http_mcp_id.h"
+
+
+/* a registry declared with "mcp_registry" */
+
+typedef struct {
+    ngx_str_t                   name;
+    ngx_uint_t                  vendor;     /* ngx_http_mcp_vendor_e */
+    ngx_str_t                   pass;       /* internal location prefix */
+
+    /* per worker: the last answer failed, that was logged already */
+    unsigned                    failing:1;
+} ngx_http_mcp_registry_t;
+
+
+typedef struct {
+    ngx_array_t                 registries; /* ngx_http_mcp_registry_t */
+} ngx_http_mcp_main_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   registry_name;
+    ngx_http_mcp_registry_t    *registry;   /* native routes of one registry */
+    ngx_flag_t                  canonical;  /* the canonical route */
+
+    size_t                      max_body_size;
+    size_t                      upstream_max_body_size;
+} ngx_http_mcp_loc_conf_t;
+
+
+/* what the request URI names */
+
+typedef struct {
+    ngx_http_mcp_registry_t    *registry;
+    ngx_str_t                   id;
+    unsigned                    canonical:1;
+} ngx_http_mcp_route_t;
+
+
+/* what came back from the registry through the upstream subrequest */
+
+typedef struct {
+    ngx_uint_t                  status;
+    ngx_uint_t                  from_upstream;  /* the vendor answered */
+    off_t                       content_length; /* -1 when not announced */
+    ngx_str_t                   content_type;
+
+    ngx_chain_t                *body;
+    ngx_chain_t               **last;
+    size_t                      size;
+
+    unsigned                    header:1;       /* header filter ran */
+    unsigned                    eof:1;          /* last buffer seen */
+    unsigned                    too_large:1;
+    unsigned                    in_file:1;
+} ngx_http_mcp_response_t;
+
+
+/* per-request state */
+
+typedef struct {
+    ngx_http_mcp_route_t        route;
+
+    ngx_buf_t                  *request_body;   /* a PUT body, in memory */
+    ngx_http_request_t         *sr;
+    ngx_http_mcp_response_t     upstream;
+
+    unsigned                    waiting:1;      /* a subrequest is running */
+    unsigned                    done:1;
+} ngx_http_mcp_ctx_t;
+
+
+/* ngx_http_mcp_handler.c */
+ngx_int_t ngx_http_mcp_handler(ngx_http_request_t *r);
+
+/* ngx_http_mcp_route.c */
+ngx_int_t ngx_http_mcp_route_parse(ngx_http_request_t *r,
+    ngx_http_mcp_loc_conf_t *mlcf, ngx_http_mcp_route_t *route);
+ngx_http_mcp_registry_t *ngx_http_mcp_registry_find(
+    ngx_http_mcp_main_conf_t *mmcf, ngx_str_t *name);
+
+/* ngx_http_mcp_upstream.c */
+ngx_int_t ngx_http_mcp_upstream_start(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx);
+ngx_int_t ngx_http_mcp_upstream_init(ngx_conf_t *cf);
+
+/* ngx_http_mcp_json.c */
+json_t *ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
+    ngx_str_t *error);
+ngx_int_t ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json,
+    ngx_chain_t **out);
+
+/* ngx_http_mcp_util.c */
+ngx_int_t ngx_http_mcp_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_chain_t *body);
+ngx_int_t ngx_http_mcp_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...);
+
+/* ngx_http_mcp_var.c */
+ngx_int_t ngx_http_mcp_add_variables(ngx_conf_t *cf);
+
+
+extern ngx_module_t  ngx_http_mcp_module;
+
+
+#endif /* _NGX_HTTP_MCP_MODULE_H_INCLUDED_ */

@@ -1,0 +1,272 @@
+
+/*
+ * Copyright (C) ngx_http_mcp_module authors
+ *
+ * Talking to a registry: a subrequest to the registry's internal location,
+ * where "proxy_pass" (and with it upstream blocks, keepalive, timeouts, TLS
+ * and balancing) does the HTTP.  The subrequest's header and body never
+ * reach the client: the filters below capture them into the parent's
+ * context, so the whole answer can be checked and transformed before the
+ * parent sends its own.
+ */
+
+
+#include "ngx_http_mcp_module.h"
+
+
+static ngx_int_t ngx_http_mcp_upstream_done(ngx_http_request_t *r,
+    void *data, ngx_int_t rc);
+static ngx_int_t ngx_http_mcp_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mcp_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+static ngx_str_t  ngx_http_mcp_put_method = ngx_string("PUT");
+
+
+/*
+ * Starts the subrequest "<pass><vendor path><id>[?args]" for the route of
+ * ctx; a PUT carries ctx->request_body.  The parent is woken up through
+ * its write event handler when the subrequest is done.
+ */
+
+ngx_int_t
+ngx_http_mcp_upstream_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
+{
+    u_char                       *p;
+    size_t                        len;
+    ngx_str_t                     uri;
+    const char                   *path;
+    ngx_chain_t                  *cl;
+    ngx_http_request_t           *sr;
+    ngx_http_mcp_registry_t      *reg;
+    ngx_http_request_body_t      *rb;
+    ngx_http_post_subrequest_t   *ps;
+
+    reg = ctx->route.registry;
+    path = ngx_http_mcp_vendor_path(reg->vendor);
+
+    len = reg->pass.len + ngx_strlen(path) + ctx->route.id.len;
+
+    uri.data = ngx_pnalloc(r->pool, len);
+    if (uri.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(uri.data, reg->pass.data, reg->pass.len);
+    p = ngx_cpymem(p, path, ngx_strlen(path));
+    p = ngx_cpymem(p, ctx->route.id.data, ctx->route.id.len);
+    uri.len = p - uri.data;
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_http_mcp_upstream_done;
+    ps->data = ctx;
+
+    if (ngx_http_subrequest(r, &uri, ctx->route.canonical ? NULL : &r->args,
+                            &sr, ps, NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->sr = sr;
+    ctx->upstream.content_length = -1;
+    ctx->upstream.last = &ctx->upstream.body;
+
+    /* the filters recognize the subrequest by the parent's context */
+
+    ngx_http_set_ctx(sr, ctx, ngx_http_mcp_module);
+
+    /* sr->headers_in is a copy: changing it leaves the parent's alone */
+
+    sr->headers_in.chunked = 0;
+
+    if (ctx->request_body == NULL) {
+        sr->method = NGX_HTTP_GET;
+        sr->headers_in.content_length_n = -1;
+        sr->request_body = NULL;
+
+    } else {
+        rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+        if (rb == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = ctx->request_body;
+        cl->next = NULL;
+        rb->bufs = cl;
+
+        sr->method = NGX_HTTP_PUT;
+        sr->method_name = ngx_http_mcp_put_method;
+        sr->request_body = rb;
+        sr->headers_in.content_length_n = ngx_buf_size(ctx->request_body);
+    }
+
+    ctx->waiting = 1;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mcp upstream subrequest \"%V\" %V",
+                   &uri, &sr->method_name);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mcp_upstream_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
+{
+    ngx_http_mcp_ctx_t *ctx = data;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mcp upstream subrequest done rc:%i status:%ui",
+                   rc, ctx->upstream.status);
+
+    /*
+     * called again with the final rc when nginx itself answers an error
+     * for the subrequest: the first status, the one that says what went
+     * wrong, is kept
+     */
+
+    if (ctx->upstream.status == 0 && rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->upstream.status = rc;
+    }
+
+    ctx->waiting = 0;
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_mcp_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_mcp_ctx_t       *ctx;
+    ngx_http_mcp_response_t  *res;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
+
+    if (ctx == NULL || ctx->sr != r) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    res = &ctx->upstream;
+
+    if (res->header) {
+        return NGX_OK;
+    }
+
+    res->header = 1;
+    res->status = r->headers_out.status;
+    res->content_length = r->headers_out.content_length_n;
+    res->content_type = r->headers_out.content_type;
+
+    /* only a status line from the registry counts as its answer */
+
+    res->from_upstream = r->upstream && r->upstream->headers_in.status_n;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mcp upstream header: status:%ui length:%O vendor:%ui",
+                   res->status, res->content_length, res->from_upstream);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mcp_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    size_t                    size;
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl;
+    ngx_http_mcp_ctx_t       *ctx;
+    ngx_http_mcp_response_t  *res;
+    ngx_http_mcp_loc_conf_t  *mlcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
+
+    if (ctx == NULL || ctx->sr != r) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    res = &ctx->upstream;
+    mlcf = ngx_http_get_module_loc_conf(r->parent, ngx_http_mcp_module);
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->last_buf || b->last_in_chain) {
+            res->eof = 1;
+        }
+
+        if (!ngx_buf_in_memory(b)) {
+            if (b->in_file) {
+                /* reading it here would block the worker */
+                res->in_file = 1;
+                b->file_pos = b->file_last;
+            }
+
+            continue;
+        }
+
+        size = b->last - b->pos;
+
+        if (size == 0 || res->too_large || res->in_file) {
+            b->pos = b->last;
+            continue;
+        }
+
+        if (res->size + size > mlcf->upstream_max_body_size) {
+            res->too_large = 1;
+            b->pos = b->last;
+            continue;
+        }
+
+        /* copy: the upstream reuses its buffers once they are consumed */
+
+        *res->last = ngx_alloc_chain_link(r->pool);
+        if (*res->last == NULL) {
+            return NGX_ERROR;
+        }
+
+        (*res->last)->buf = ngx_create_temp_buf(r->pool, size);
+        if ((*res->last)->buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        (*res->last)->buf->last = ngx_cpymem((*res->last)->buf->pos,
+                                             b->pos, size);
+        (*res->last)->next = NULL;
+        res->last = &(*res->last)->next;
+
+        res->size += size;
+        b->pos = b->last;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_mcp_upstream_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_mcp_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_mcp_body_filter;
+
+    return NGX_OK;
+}
