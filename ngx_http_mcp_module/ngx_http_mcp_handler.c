@@ -6,9 +6,12 @@
  *
  *   route   the URI names a registry and a server id (404 if it does not);
  *   body    a PUT body is read into memory and checked;
+ *   lookup  a GET may be answered from the cache (ngx_http_mcp_cache.c);
  *   fetch   a subrequest to the registry's internal location does the HTTP
  *           (ngx_http_mcp_upstream.c), its answer is captured;
- *   answer  the registry's answer is checked and sent as the response.
+ *   answer  the registry's answer is checked and turned into the client's;
+ *   update  the cache learns the answer, or forgets what a PUT changed;
+ *   send    the answer goes out.
  *
  * Authentication runs before, in the access phase.
  */
@@ -20,7 +23,6 @@
 static void ngx_http_mcp_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mcp_check_body(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx, ngx_str_t *detail);
-static void ngx_http_mcp_run(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx);
 static void ngx_http_mcp_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mcp_answer(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx);
@@ -98,7 +100,7 @@ ngx_http_mcp_handler(ngx_http_request_t *r)
         /* the reference that ngx_http_read_client_request_body() takes */
         r->main->count++;
 
-        ngx_http_mcp_run(r, ctx);
+        ngx_http_mcp_next(r, ctx);
 
         return NGX_DONE;
     }
@@ -147,7 +149,7 @@ ngx_http_mcp_body_handler(ngx_http_request_t *r)
     rc = ngx_http_mcp_check_body(r, ctx, &detail);
 
     if (rc == NGX_OK) {
-        ngx_http_mcp_run(r, ctx);
+        ngx_http_mcp_next(r, ctx);
         return;
     }
 
@@ -259,20 +261,94 @@ ngx_http_mcp_check_body(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
 
 
 /*
- * From here on the request holds one extra reference, released by the one
- * ngx_http_finalize_request() that ends it, now or when the registry has
- * answered.
+ * The phases after the request is known to be good.  Each may finish at
+ * once or later (Redis, the registry); whoever finishes one calls
+ * ngx_http_mcp_next() again.  From the first call on, the request holds
+ * one extra reference, released by the one ngx_http_finalize_request()
+ * that ends it, in the SEND phase or on an error.
  */
 
-static void
-ngx_http_mcp_run(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
+void
+ngx_http_mcp_next(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 {
-    if (ngx_http_mcp_upstream_start(r, ctx) != NGX_OK) {
+    ngx_int_t  rc;
+
+    for ( ;; ) {
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mcp phase %ui", ctx->phase);
+
+        switch (ctx->phase) {
+
+        case NGX_HTTP_MCP_PHASE_LOOKUP:
+            ctx->phase = NGX_HTTP_MCP_PHASE_UPSTREAM;
+
+            /* NGX_OK: a cached answer is in ctx->status and ctx->out */
+
+            rc = ngx_http_mcp_cache_lookup(r, ctx);
+
+            if (rc == NGX_AGAIN) {
+                return;
+            }
+
+            if (rc == NGX_OK) {
+                ctx->phase = NGX_HTTP_MCP_PHASE_SEND;
+
+            } else if (rc == NGX_ERROR) {
+                break;
+            }
+
+            continue;
+
+        case NGX_HTTP_MCP_PHASE_UPSTREAM:
+            ctx->phase = NGX_HTTP_MCP_PHASE_ANSWER;
+
+            if (ngx_http_mcp_upstream_start(r, ctx) != NGX_OK) {
+                break;
+            }
+
+            r->write_event_handler = ngx_http_mcp_resume;
+            return;
+
+        case NGX_HTTP_MCP_PHASE_ANSWER:
+            ctx->phase = NGX_HTTP_MCP_PHASE_UPDATE;
+
+            if (ngx_http_mcp_answer(r, ctx) != NGX_OK) {
+                break;
+            }
+
+            continue;
+
+        case NGX_HTTP_MCP_PHASE_UPDATE:
+            ctx->phase = NGX_HTTP_MCP_PHASE_SEND;
+
+            /* store a GET answer, or drop what a PUT made stale */
+
+            rc = ngx_http_mcp_cache_update(r, ctx);
+
+            if (rc == NGX_AGAIN) {
+                return;
+            }
+
+            if (rc == NGX_ERROR) {
+                break;
+            }
+
+            continue;
+
+        default: /* NGX_HTTP_MCP_PHASE_SEND */
+            ctx->phase = NGX_HTTP_MCP_PHASE_DONE;
+            ngx_http_finalize_request(r, ngx_http_mcp_send(r, ctx->status,
+                                                           ctx->out));
+            return;
+        }
+
+        /* an internal error in a phase */
+
+        ctx->phase = NGX_HTTP_MCP_PHASE_DONE;
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-
-    r->write_event_handler = ngx_http_mcp_resume;
 }
 
 
@@ -283,18 +359,22 @@ ngx_http_mcp_resume(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
 
-    if (ctx == NULL || ctx->sr == NULL || !ctx->sr->done || ctx->done) {
+    if (ctx == NULL || ctx->sr == NULL || !ctx->sr->done
+        || ctx->phase != NGX_HTTP_MCP_PHASE_ANSWER)
+    {
         return;
     }
 
-    ctx->done = 1;
     r->write_event_handler = ngx_http_request_empty_handler;
 
-    ngx_http_finalize_request(r, ngx_http_mcp_answer(r, ctx));
+    ngx_http_mcp_next(r, ctx);
 }
 
 
-/* turns what the registry answered into the response */
+/*
+ * Turns what the registry answered into the client's answer, in
+ * ctx->status and ctx->out; returns NGX_ERROR only on internal errors.
+ */
 
 static ngx_int_t
 ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
@@ -359,7 +439,10 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 
     /* the vendor's own shape, status and errors go back as they came */
 
-    return ngx_http_mcp_send(r, res->status, res->body);
+    ctx->status = res->status;
+    ctx->out = res->body;
+
+    return NGX_OK;
 }
 
 
@@ -387,7 +470,9 @@ ngx_http_mcp_bad_gateway(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
                        "mcp: registry \"%V\" %s", &reg->name, why);
     }
 
-    return ngx_http_mcp_send_error(r, status, "The %s registry %s.",
+    ctx->status = status;
+
+    return ngx_http_mcp_error_body(r, &ctx->out, "The %s registry %s.",
                                    ngx_http_mcp_vendor_name(reg->vendor),
                                    why);
 }

@@ -72,22 +72,41 @@ typedef struct {
 } ngx_http_mcp_response_t;
 
 
+typedef enum {
+    NGX_HTTP_MCP_PHASE_LOOKUP = 0,
+    NGX_HTTP_MCP_PHASE_UPSTREAM,
+    NGX_HTTP_MCP_PHASE_ANSWER,
+    NGX_HTTP_MCP_PHASE_UPDATE,
+    NGX_HTTP_MCP_PHASE_SEND,
+    NGX_HTTP_MCP_PHASE_DONE
+} ngx_http_mcp_phase_e;
+
+
 /* per-request state */
 
 typedef struct {
     ngx_http_mcp_route_t        route;
+    ngx_uint_t                  phase;          /* ngx_http_mcp_phase_e */
 
     ngx_buf_t                  *request_body;   /* a PUT body, in memory */
     ngx_http_request_t         *sr;
     ngx_http_mcp_response_t     upstream;
 
-    unsigned                    waiting:1;      /* a subrequest is running */
-    unsigned                    done:1;
+    /* the client's answer */
+    ngx_uint_t                  status;
+    ngx_chain_t                *out;
 } ngx_http_mcp_ctx_t;
 
 
 /* ngx_http_mcp_handler.c */
 ngx_int_t ngx_http_mcp_handler(ngx_http_request_t *r);
+void ngx_http_mcp_next(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx);
+
+/* ngx_http_mcp_cache.c */
+ngx_int_t ngx_http_mcp_cache_lookup(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx);
+ngx_int_t ngx_http_mcp_cache_update(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx);
 
 /* ngx_http_mcp_route.c */
 ngx_int_t ngx_http_mcp_route_parse(ngx_http_request_t *r,
@@ -110,6 +129,8 @@ ngx_int_t ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json,
 ngx_int_t ngx_http_mcp_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_chain_t *body);
 ngx_int_t ngx_http_mcp_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...);
+ngx_int_t ngx_http_mcp_error_body(ngx_http_request_t *r, ngx_chain_t **out,
     const char *fmt, ...);
 
 /* ngx_http_mcp_var.c */

@@ -115,8 +115,6 @@ ngx_http_mcp_upstream_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
         sr->headers_in.content_length_n = ngx_buf_size(ctx->request_body);
     }
 
-    ctx->waiting = 1;
-
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mcp upstream subrequest \"%V\" %V",
                    &uri, &sr->method_name);
@@ -143,8 +141,6 @@ ngx_http_mcp_upstream_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
     if (ctx->upstream.status == 0 && rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         ctx->upstream.status = rc;
     }
-
-    ctx->waiting = 0;
 
     return rc;
 }

@@ -69,21 +69,45 @@ ngx_http_mcp_send(ngx_http_request_t *r, ngx_uint_t status, ngx_chain_t *body)
 }
 
 
-/*
- * Sends {"detail": "<message>"}; the message is JSON-escaped here, so a
- * caller may format request data into it (never a secret).
- */
+/* sends {"detail": "<message>"} */
 
 ngx_int_t
 ngx_http_mcp_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *fmt, ...)
 {
+    u_char       *p;
+    va_list       args;
+    ngx_chain_t  *out;
+    u_char        detail[NGX_HTTP_MCP_DETAIL_MAX];
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(detail, detail + sizeof(detail), fmt, args);
+    va_end(args);
+
+    if (ngx_http_mcp_error_body(r, &out, "%*s", p - detail, detail)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_mcp_send(r, status, out);
+}
+
+
+/*
+ * Makes the body {"detail": "<message>"}.  The message is JSON-escaped
+ * here, so a caller may format request data into it (never a secret).
+ */
+
+ngx_int_t
+ngx_http_mcp_error_body(ngx_http_request_t *r, ngx_chain_t **out,
+    const char *fmt, ...)
+{
     u_char     *p, *q;
     json_t     *json;
     va_list     args;
-    ngx_int_t     rc;
-    ngx_chain_t  *out;
-    u_char        detail[NGX_HTTP_MCP_DETAIL_MAX];
+    ngx_int_t   rc;
+    u_char      detail[NGX_HTTP_MCP_DETAIL_MAX];
 
     va_start(args, fmt);
     p = ngx_vslprintf(detail, detail + sizeof(detail), fmt, args);
@@ -110,13 +134,9 @@ ngx_http_mcp_send_error(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_mcp_json_dump(r, json, &out);
+    rc = ngx_http_mcp_json_dump(r, json, out);
 
     json_decref(json);
 
-    if (rc != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_mcp_send(r, status, out);
+    return rc;
 }
