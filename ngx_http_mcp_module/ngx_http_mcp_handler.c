@@ -91,6 +91,8 @@ ngx_http_mcp_handler(ngx_http_request_t *r)
         return ngx_http_mcp_not_found(r, ctx);
     }
 
+    ctx->canonical_view = ctx->route.canonical;
+
     if (r->method != NGX_HTTP_PUT) {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {

@@ -88,6 +88,9 @@ typedef struct {
     ngx_http_mcp_route_t        route;
     ngx_uint_t                  phase;          /* ngx_http_mcp_phase_e */
 
+    /* the answer is in the canonical shape, not the vendor's */
+    unsigned                    canonical_view:1;
+
     ngx_buf_t                  *request_body;   /* a PUT body, in memory */
     ngx_http_request_t         *sr;
     ngx_http_mcp_response_t     upstream;

@@ -13,7 +13,8 @@ enum {
     NGX_HTTP_MCP_VAR_REGISTRY = 0,
     NGX_HTTP_MCP_VAR_VENDOR,
     NGX_HTTP_MCP_VAR_SERVER_ID,
-    NGX_HTTP_MCP_VAR_ROUTE
+    NGX_HTTP_MCP_VAR_ROUTE,
+    NGX_HTTP_MCP_VAR_VIEW
 };
 
 
@@ -34,6 +35,9 @@ static ngx_http_variable_t  ngx_http_mcp_vars[] = {
 
     { ngx_string("mcp_route"), NULL, ngx_http_mcp_route_variable,
       NGX_HTTP_MCP_VAR_ROUTE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mcp_view"), NULL, ngx_http_mcp_route_variable,
+      NGX_HTTP_MCP_VAR_VIEW, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -98,8 +102,14 @@ ngx_http_mcp_route_variable(ngx_http_request_t *r,
         v->data = route->id.data;
         break;
 
-    default: /* NGX_HTTP_MCP_VAR_ROUTE */
+    case NGX_HTTP_MCP_VAR_ROUTE:
         s = route->canonical ? "canonical" : "native";
+        v->len = ngx_strlen(s);
+        v->data = (u_char *) s;
+        break;
+
+    default: /* NGX_HTTP_MCP_VAR_VIEW */
+        s = ctx->canonical_view ? "canonical" : "native";
         v->len = ngx_strlen(s);
         v->data = (u_char *) s;
         break;
