@@ -19,7 +19,7 @@ CFLAGS_UNIT := -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
                -fno-omit-frame-pointer -I$(SRC)
 
 # the pure C parts of the module (no nginx types) and their unit tests
-UNIT_SRCS   := $(SRC)/ngx_http_mcp_id.c
+UNIT_SRCS   := $(SRC)/ngx_http_mcp_id.c $(wildcard $(SRC)/ngx_http_mcp_map*.c)
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 
 .PHONY: all module setup unit integration test demo install uninstall \

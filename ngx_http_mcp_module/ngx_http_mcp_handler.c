@@ -18,6 +18,7 @@
 
 
 #include "ngx_http_mcp_module.h"
+#include "ngx_http_mcp_map.h"
 
 
 static void ngx_http_mcp_body_handler(ngx_http_request_t *r);
@@ -32,10 +33,17 @@ static ngx_int_t ngx_http_mcp_not_found(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx);
 static ngx_int_t ngx_http_mcp_reject(ngx_http_request_t *r, ngx_uint_t status,
     const char *fmt, ...);
+static ngx_uint_t ngx_http_mcp_canonical_view(ngx_http_request_t *r,
+    ngx_http_mcp_loc_conf_t *mlcf, ngx_http_mcp_ctx_t *ctx);
 static ngx_uint_t ngx_http_mcp_is_json_type(ngx_http_request_t *r);
 
 
 static ngx_str_t  ngx_http_mcp_allow = ngx_string("GET, HEAD, PUT");
+
+static ngx_str_t  ngx_http_mcp_canonical_type =
+    ngx_string("application/vnd.mcp.canonical+json");
+static ngx_str_t  ngx_http_mcp_native_type =
+    ngx_string("application/vnd.mcp.native+json");
 
 
 ngx_int_t
@@ -91,7 +99,7 @@ ngx_http_mcp_handler(ngx_http_request_t *r)
         return ngx_http_mcp_not_found(r, ctx);
     }
 
-    ctx->canonical_view = ctx->route.canonical;
+    ctx->canonical_view = ngx_http_mcp_canonical_view(r, mlcf, ctx);
 
     if (r->method != NGX_HTTP_PUT) {
         rc = ngx_http_discard_request_body(r);
@@ -177,11 +185,13 @@ ngx_http_mcp_check_body(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
 {
     off_t                      len;
     u_char                    *p;
-    json_t                    *json;
+    json_t                    *json, *update;
+    ngx_int_t                  vendor;
     ngx_str_t                  error;
     ngx_buf_t                 *b;
     ngx_chain_t               *cl;
     ngx_http_request_body_t   *rb;
+    ngx_http_mcp_map_err_t     err;
 
     rb = r->request_body;
     len = 0;
@@ -256,9 +266,56 @@ ngx_http_mcp_check_body(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    ctx->request_body = b;
+    vendor = ctx->route.registry->vendor;
+
+    if (!ctx->route.canonical) {
+
+        /* a native body is forwarded as it came, if the vendor's rules
+         * accept it */
+
+        if (ngx_http_mcp_map_check_native(vendor, json, &err) != 0) {
+            goto invalid;
+        }
+
+        ctx->request_body = b;
+        return NGX_OK;
+    }
+
+    /* a canonical update becomes the vendor's PUT body */
+
+    update = ngx_http_mcp_map_update(vendor, json, &err);
+
+    if (update == NULL) {
+        goto invalid;
+    }
+
+    if (ngx_http_mcp_json_track(r, update) != NGX_OK
+        || ngx_http_mcp_json_dump(r, update, &cl) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->request_body = cl->buf;
 
     return NGX_OK;
+
+invalid:
+
+    /* the message names fields and rules, never values */
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "mcp: invalid update for registry \"%V\": %s",
+                  &ctx->route.registry->name, err.text);
+
+    detail->len = ngx_strlen(err.text);
+    detail->data = ngx_pnalloc(r->pool, detail->len);
+    if (detail->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(detail->data, err.text, detail->len);
+
+    return NGX_HTTP_BAD_REQUEST;
 }
 
 
@@ -381,8 +438,10 @@ ngx_http_mcp_resume(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 {
-    json_t                   *json;
+    json_t                   *json, *server, *out;
     ngx_str_t                 error;
+    ngx_uint_t                ok;
+    ngx_http_mcp_map_err_t    err;
     ngx_http_mcp_registry_t  *reg;
     ngx_http_mcp_response_t  *res;
 
@@ -433,18 +492,60 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
                                         "answer is not JSON");
     }
 
+    /*
+     * every answer is checked for the vendor's shape, and loses its
+     * secrets, whichever view the client gets
+     */
+
+    ok = res->status >= 200 && res->status < 300;
+    server = NULL;
+
+    if (ok) {
+        server = ngx_http_mcp_map_server(reg->vendor, (char *) reg->name.data,
+                                         reg->name.len,
+                                         (char *) ctx->route.id.data,
+                                         ctx->route.id.len, json, &err);
+        if (server == NULL) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "mcp upstream shape: %s", err.text);
+
+            return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                                            "answer has an unexpected "
+                                            "shape");
+        }
+
+        if (ngx_http_mcp_json_track(r, server) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     if (reg->failing) {
         reg->failing = 0;
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                       "mcp: registry \"%V\" answers again", &reg->name);
     }
 
-    /* the vendor's own shape, status and errors go back as they came */
-
     ctx->status = res->status;
-    ctx->out = res->body;
 
-    return NGX_OK;
+    if (!ctx->canonical_view) {
+        /* the vendor's own shape, status and errors */
+        out = json;
+        ngx_http_mcp_map_redact(reg->vendor, out);
+
+    } else if (ok) {
+        out = server;
+        ngx_http_mcp_map_scrub(out);
+
+    } else {
+        out = ngx_http_mcp_map_error(reg->vendor, (char *) reg->name.data,
+                                     reg->name.len, res->status, json);
+        if (out == NULL || ngx_http_mcp_json_track(r, out) != NGX_OK) {
+            json_decref(out);
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_mcp_json_dump(r, out, &ctx->out);
 }
 
 
@@ -536,6 +637,69 @@ ngx_http_mcp_reject(ngx_http_request_t *r, ngx_uint_t status,
     va_end(args);
 
     return ngx_http_mcp_send_error(r, status, "%*s", p - detail, detail);
+}
+
+
+/*
+ * The canonical route always answers canonically; a native route answers
+ * in the vendor's shape unless "mcp_view canonical" or the client's Accept
+ * says otherwise.
+ */
+
+static ngx_uint_t
+ngx_http_mcp_canonical_view(ngx_http_request_t *r,
+    ngx_http_mcp_loc_conf_t *mlcf, ngx_http_mcp_ctx_t *ctx)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (ctx->route.canonical) {
+        return 1;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("Accept") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
+                               sizeof("Accept") - 1) != 0)
+        {
+            continue;
+        }
+
+        if (ngx_strlcasestrn(h[i].value.data,
+                             h[i].value.data + h[i].value.len,
+                             ngx_http_mcp_canonical_type.data,
+                             ngx_http_mcp_canonical_type.len - 1)
+            != NULL)
+        {
+            return 1;
+        }
+
+        if (ngx_strlcasestrn(h[i].value.data,
+                             h[i].value.data + h[i].value.len,
+                             ngx_http_mcp_native_type.data,
+                             ngx_http_mcp_native_type.len - 1)
+            != NULL)
+        {
+            return 0;
+        }
+    }
+
+    return mlcf->view == NGX_HTTP_MCP_VIEW_CANONICAL;
 }
 
 

@@ -32,6 +32,8 @@ json_t *
 ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
     ngx_str_t *error)
 {
+    u_char                      *p;
+    size_t                       len;
     json_t                      *json;
     json_error_t                 err;
     ngx_pool_cleanup_t          *cln;
@@ -49,14 +51,25 @@ ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
     json = json_load_callback(ngx_http_mcp_json_read, &reader,
                               JSON_REJECT_DUPLICATES, &err);
     if (json == NULL) {
-        error->len = ngx_strlen(err.text);
-        error->data = ngx_pnalloc(r->pool, error->len);
+
+        /*
+         * jansson quotes the input "near" the error: that could be a piece
+         * of a secret, so only the reason and the position are kept
+         */
+
+        p = (u_char *) ngx_strstr(err.text, " near ");
+        len = p ? (size_t) (p - (u_char *) err.text) : ngx_strlen(err.text);
+
+        error->data = ngx_pnalloc(r->pool, len + NGX_INT_T_LEN * 2
+                                           + sizeof(" at line  column ") - 1);
         if (error->data == NULL) {
             ngx_str_set(error, "out of memory");
             return NULL;
         }
 
-        ngx_memcpy(error->data, err.text, error->len);
+        p = ngx_cpymem(error->data, err.text, len);
+        p = ngx_sprintf(p, " at line %d column %d", err.line, err.column);
+        error->len = p - error->data;
 
         return NULL;
     }
@@ -93,6 +106,26 @@ ngx_http_mcp_json_read(void *buffer, size_t buflen, void *data)
     }
 
     return 0;
+}
+
+
+/* ties a new reference to the request: dropped when the request ends */
+
+ngx_int_t
+ngx_http_mcp_json_track(ngx_http_request_t *r, json_t *json)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        json_decref(json);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_mcp_json_cleanup;
+    cln->data = json;
+
+    return NGX_OK;
 }
 
 

@@ -25,6 +25,13 @@ static char *ngx_http_mcp_canonical(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
+static ngx_conf_enum_t  ngx_http_mcp_views[] = {
+    { ngx_string("native"), NGX_HTTP_MCP_VIEW_NATIVE },
+    { ngx_string("canonical"), NGX_HTTP_MCP_VIEW_CANONICAL },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_mcp_commands[] = {
 
     { ngx_string("mcp_registry"),
@@ -47,6 +54,13 @@ static ngx_command_t  ngx_http_mcp_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("mcp_view"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mcp_loc_conf_t, view),
+      &ngx_http_mcp_views },
 
     { ngx_string("mcp_max_body_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -136,6 +150,7 @@ ngx_http_mcp_create_loc_conf(ngx_conf_t *cf)
      */
 
     mlcf->canonical = NGX_CONF_UNSET;
+    mlcf->view = NGX_CONF_UNSET_UINT;
     mlcf->max_body_size = NGX_CONF_UNSET_SIZE;
     mlcf->upstream_max_body_size = NGX_CONF_UNSET_SIZE;
 
@@ -161,6 +176,8 @@ ngx_http_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->canonical = 0;
     }
 
+    ngx_conf_merge_uint_value(conf->view, prev->view,
+                              NGX_HTTP_MCP_VIEW_NATIVE);
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               64 * 1024);
     ngx_conf_merge_size_value(conf->upstream_max_body_size,

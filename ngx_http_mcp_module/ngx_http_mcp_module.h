@@ -39,9 +39,15 @@ typedef struct {
     ngx_http_mcp_registry_t    *registry;   /* native routes of one registry */
     ngx_flag_t                  canonical;  /* the canonical route */
 
+    ngx_uint_t                  view;       /* default view, native routes */
+
     size_t                      max_body_size;
     size_t                      upstream_max_body_size;
 } ngx_http_mcp_loc_conf_t;
+
+
+#define NGX_HTTP_MCP_VIEW_NATIVE     1
+#define NGX_HTTP_MCP_VIEW_CANONICAL  2
 
 
 /* what the request URI names */
@@ -125,6 +131,7 @@ ngx_int_t ngx_http_mcp_upstream_init(ngx_conf_t *cf);
 /* ngx_http_mcp_json.c */
 json_t *ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
     ngx_str_t *error);
+ngx_int_t ngx_http_mcp_json_track(ngx_http_request_t *r, json_t *json);
 ngx_int_t ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json,
     ngx_chain_t **out);
 

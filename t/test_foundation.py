@@ -35,6 +35,14 @@ def direct(mocks, vendor, sid):
                         headers={"Authorization": "Bearer x"}, timeout=5)
 
 
+def without_secrets(vendor, body):
+    """the vendor's answer as the gateway passes it on: no secrets"""
+    if vendor == "gatana":
+        body["server"]["authorization"].pop("apikeys", None)
+        body["server"]["transportConfig"].pop("headers", None)
+    return body
+
+
 def changed(vendor, body):
     return {
         "kambrium": lambda b: b["data"]["agent_enabled"] is False,
@@ -49,7 +57,8 @@ def test_native_get_returns_the_registry_answer(gateway, mocks, auth, vendor):
 
     assert r.status_code == 200
     assert r.headers["Content-Type"] == "application/json"
-    assert r.json() == direct(mocks, vendor, SEED[vendor]).json()
+    assert r.json() == without_secrets(
+        vendor, direct(mocks, vendor, SEED[vendor]).json())
     path = upstream_path(vendor, SEED[vendor])
     assert mocks[vendor].count("GET", path) == 2   # ours, and direct()
 

@@ -1,0 +1,713 @@
+
+/*
+ * Copyright (C) ngx_http_mcp_module authors
+ *
+ * The canonical schema: the server object every vendor answer becomes, the
+ * update every vendor PUT is made from, and the helpers the vendor files
+ * share.  docs/canonical-schema.md is the reference.
+ */
+
+
+#define _DEFAULT_SOURCE
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <string.h>
+#include <time.h>
+
+#include "ngx_http_mcp_map.h"
+
+
+static const ngx_http_mcp_vendor_map_t *ngx_http_mcp_maps[] = {
+    &ngx_http_mcp_map_kambrium,
+    &ngx_http_mcp_map_barndoor,
+    &ngx_http_mcp_map_gatana,
+};
+
+
+/* the canonical update: its fields and their JSON types */
+
+static const char *const  ngx_http_mcp_update_fields[] = {
+    "name", "description", "slug", "enabled", "access_type",
+    "disabled_tools", "remote", "auth", "extensions", NULL
+};
+
+static const char  ngx_http_mcp_update_types[] = "sssbsaooo";
+
+static const char *const  ngx_http_mcp_remote_fields[] = {
+    "type", "url", NULL
+};
+
+static const char  ngx_http_mcp_remote_types[] = "ss";
+
+static const char *const  ngx_http_mcp_auth_fields[] = {
+    "method", "api_key", "oauth_client_id", "oauth_client_secret",
+    "oauth_scopes", NULL
+};
+
+static const char  ngx_http_mcp_auth_types[] = "ssssa";
+
+
+/* keys that hold secrets, at any depth of any vendor answer */
+
+static const char *const  ngx_http_mcp_secret_keys[] = {
+    "api_key", "apikey", "apikeys", "client_secret", "oauth2_client_secret",
+    "secret", "password", "access_token", "refresh_token", "id_token",
+    NULL
+};
+
+
+static int ngx_http_mcp_map_check_update(json_t *update,
+    ngx_http_mcp_map_err_t *err);
+static int ngx_http_mcp_map_check_object(json_t *obj, const char *name,
+    const char *const *fields, const char *types,
+    ngx_http_mcp_map_err_t *err);
+static int ngx_http_mcp_map_check_strings(json_t *array, const char *name,
+    ngx_http_mcp_map_err_t *err);
+
+
+json_t *
+ngx_http_mcp_map_server(int vendor, const char *registry, size_t registry_len,
+    const char *id, size_t id_len, json_t *body, ngx_http_mcp_map_err_t *err)
+{
+    char         *qid;
+    size_t        len;
+    json_t       *server, *vid;
+    const char   *v;
+
+    if (vendor < 0 || vendor >= NGX_HTTP_MCP_VENDOR_MAX) {
+        ngx_http_mcp_map_fail(err, "unknown vendor");
+        return NULL;
+    }
+
+    if (!json_is_object(body)) {
+        ngx_http_mcp_map_fail(err, "the answer is not a JSON object");
+        return NULL;
+    }
+
+    server = json_object();
+    if (server == NULL) {
+        ngx_http_mcp_map_fail(err, "out of memory");
+        return NULL;
+    }
+
+    /* the first fields, in the order the schema documents them */
+
+    if (json_object_set_new(server, "id", json_null()) != 0
+        || json_object_set_new(server, "registry",
+                               json_stringn(registry, registry_len)) != 0
+        || json_object_set_new(server, "vendor",
+                               json_string(ngx_http_mcp_vendor_name(vendor)))
+           != 0
+        || json_object_set_new(server, "vendor_id",
+                               json_stringn(id, id_len)) != 0)
+    {
+        ngx_http_mcp_map_fail(err, "out of memory");
+        goto failed;
+    }
+
+    if (ngx_http_mcp_maps[vendor]->to_canonical(body, server, err) != 0) {
+        goto failed;
+    }
+
+    /* "id" qualifies the vendor's id (the one the answer gives, if any) */
+
+    vid = json_object_get(server, "vendor_id");
+    v = json_string_value(vid);
+    len = registry_len + 1 + json_string_length(vid);
+
+    qid = malloc(len + 1);
+    if (qid == NULL) {
+        ngx_http_mcp_map_fail(err, "out of memory");
+        goto failed;
+    }
+
+    memcpy(qid, registry, registry_len);
+    qid[registry_len] = ':';
+    memcpy(qid + registry_len + 1, v, json_string_length(vid));
+    qid[len] = '\0';
+
+    if (json_object_set_new(server, "id", json_stringn(qid, len)) != 0) {
+        free(qid);
+        ngx_http_mcp_map_fail(err, "out of memory");
+        goto failed;
+    }
+
+    free(qid);
+
+    return server;
+
+failed:
+
+    json_decref(server);
+    return NULL;
+}
+
+
+json_t *
+ngx_http_mcp_map_update(int vendor, json_t *update,
+    ngx_http_mcp_map_err_t *err)
+{
+    json_t      *v;
+    const char  *key;
+
+    if (vendor < 0 || vendor >= NGX_HTTP_MCP_VENDOR_MAX) {
+        ngx_http_mcp_map_fail(err, "unknown vendor");
+        return NULL;
+    }
+
+    if (ngx_http_mcp_map_check_update(update, err) != 0) {
+        return NULL;
+    }
+
+    /* extensions of another vendor cannot apply to this registry */
+
+    json_object_foreach(json_object_get(update, "extensions"), key, v) {
+        if (ngx_http_mcp_vendor_by_name((const unsigned char *) key,
+                                        strlen(key))
+            != vendor)
+        {
+            ngx_http_mcp_map_fail(err, "field \"extensions.%s\" cannot be "
+                                  "set on a %s registry", key,
+                                  ngx_http_mcp_vendor_name(vendor));
+            return NULL;
+        }
+    }
+
+    return ngx_http_mcp_maps[vendor]->from_canonical(update, err);
+}
+
+
+int
+ngx_http_mcp_map_check_native(int vendor, json_t *body,
+    ngx_http_mcp_map_err_t *err)
+{
+    if (vendor < 0 || vendor >= NGX_HTTP_MCP_VENDOR_MAX) {
+        return ngx_http_mcp_map_fail(err, "unknown vendor");
+    }
+
+    if (!json_is_object(body)) {
+        return ngx_http_mcp_map_fail(err,
+                                     "The request body must be a JSON object.");
+    }
+
+    return ngx_http_mcp_maps[vendor]->check_native(body, err);
+}
+
+
+void
+ngx_http_mcp_map_redact(int vendor, json_t *body)
+{
+    if (vendor < 0 || vendor >= NGX_HTTP_MCP_VENDOR_MAX) {
+        return;
+    }
+
+    ngx_http_mcp_maps[vendor]->redact(body);
+    ngx_http_mcp_map_scrub(body);
+}
+
+
+/*
+ * {"detail": "...", "registry": "...", "status": N}: the vendor's message
+ * where its error body has one ("detail", "message", "error"), else a
+ * generic one.
+ */
+
+json_t *
+ngx_http_mcp_map_error(int vendor, const char *registry, size_t registry_len,
+    int status, json_t *body)
+{
+    json_t      *detail, *error;
+    const char  *keys[] = { "detail", "message", "error", NULL };
+    size_t       i;
+
+    (void) vendor;
+
+    detail = NULL;
+
+    for (i = 0; json_is_object(body) && keys[i]; i++) {
+        detail = json_object_get(body, keys[i]);
+        if (json_is_string(detail)) {
+            break;
+        }
+
+        detail = NULL;
+    }
+
+    error = json_object();
+    if (error == NULL) {
+        return NULL;
+    }
+
+    if (detail) {
+        json_object_set(error, "detail", detail);
+
+    } else {
+        json_object_set_new(error, "detail",
+                            json_string("The registry refused the request."));
+    }
+
+    json_object_set_new(error, "registry",
+                        json_stringn(registry, registry_len));
+    json_object_set_new(error, "status", json_integer(status));
+
+    return error;
+}
+
+
+/* the canonical update: known fields of the right types, nothing else */
+
+static int
+ngx_http_mcp_map_check_update(json_t *update, ngx_http_mcp_map_err_t *err)
+{
+    json_t      *v;
+    const char  *s;
+
+    if (!json_is_object(update)) {
+        return ngx_http_mcp_map_fail(err,
+                                     "The request body must be a JSON object.");
+    }
+
+    if (json_object_size(update) == 0) {
+        return ngx_http_mcp_map_fail(err, "The update has no field.");
+    }
+
+    if (ngx_http_mcp_map_check_object(update, NULL,
+                                      ngx_http_mcp_update_fields,
+                                      ngx_http_mcp_update_types, err)
+        != 0)
+    {
+        return -1;
+    }
+
+    v = json_object_get(update, "access_type");
+    s = json_string_value(v);
+
+    if (s && strcmp(s, "read") != 0 && strcmp(s, "write") != 0
+        && strcmp(s, "individual") != 0)
+    {
+        return ngx_http_mcp_map_fail(err, "Invalid access type specified");
+    }
+
+    if (ngx_http_mcp_map_check_strings(json_object_get(update,
+                                                       "disabled_tools"),
+                                       "disabled_tools", err)
+        != 0)
+    {
+        return -1;
+    }
+
+    v = json_object_get(update, "remote");
+
+    if (v) {
+        if (ngx_http_mcp_map_check_object(v, "remote",
+                                          ngx_http_mcp_remote_fields,
+                                          ngx_http_mcp_remote_types, err)
+            != 0)
+        {
+            return -1;
+        }
+
+        s = json_string_value(json_object_get(v, "type"));
+
+        if (s && strcmp(s, "streamable-http") != 0 && strcmp(s, "sse") != 0)
+        {
+            return ngx_http_mcp_map_fail(err, "field \"remote.type\" must be "
+                                         "\"streamable-http\" or \"sse\"");
+        }
+
+        s = json_string_value(json_object_get(v, "url"));
+
+        if (s && !ngx_http_mcp_map_is_uri(s)) {
+            return ngx_http_mcp_map_fail(err,
+                                         "field \"remote.url\" is not a URI");
+        }
+    }
+
+    v = json_object_get(update, "auth");
+
+    if (v) {
+        if (ngx_http_mcp_map_check_object(v, "auth",
+                                          ngx_http_mcp_auth_fields,
+                                          ngx_http_mcp_auth_types, err)
+            != 0)
+        {
+            return -1;
+        }
+
+        s = json_string_value(json_object_get(v, "method"));
+
+        if (s && strcmp(s, "none") != 0 && strcmp(s, "api_key") != 0
+            && strcmp(s, "oauth2") != 0)
+        {
+            return ngx_http_mcp_map_fail(err, "field \"auth.method\" must be "
+                                         "\"none\", \"api_key\" or "
+                                         "\"oauth2\"");
+        }
+
+        if (ngx_http_mcp_map_check_strings(json_object_get(v, "oauth_scopes"),
+                                           "auth.oauth_scopes", err)
+            != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_http_mcp_map_check_object(json_t *obj, const char *name,
+    const char *const *fields, const char *types, ngx_http_mcp_map_err_t *err)
+{
+    json_t      *v;
+    size_t       i;
+    const char  *key;
+
+    if (!json_is_object(obj)) {
+        return ngx_http_mcp_map_fail(err, "field \"%s\" must be an object",
+                                     name);
+    }
+
+    json_object_foreach(obj, key, v) {
+        for (i = 0; fields[i]; i++) {
+            if (strcmp(key, fields[i]) == 0) {
+                break;
+            }
+        }
+
+        if (fields[i] == NULL) {
+            return ngx_http_mcp_map_fail(err, "unknown field \"%s%s%s\"",
+                                         name ? name : "", name ? "." : "",
+                                         key);
+        }
+    }
+
+    return ngx_http_mcp_map_check_types(obj, fields, types, err);
+}
+
+
+static int
+ngx_http_mcp_map_check_strings(json_t *array, const char *name,
+    ngx_http_mcp_map_err_t *err)
+{
+    size_t   i;
+    json_t  *v;
+
+    json_array_foreach(array, i, v) {
+        if (!json_is_string(v)) {
+            return ngx_http_mcp_map_fail(err, "field \"%s\" must be an array "
+                                         "of strings", name);
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Checks the types of the fields present: types[i] is the type of
+ * fields[i]: 's' string, 'b' boolean, 'o' object, 'a' array,
+ * 'O' object or null, 'i' integer.
+ */
+
+int
+ngx_http_mcp_map_check_types(json_t *body, const char *const *fields,
+    const char *types, ngx_http_mcp_map_err_t *err)
+{
+    int          ok;
+    size_t       i;
+    json_t      *v;
+    const char  *want;
+
+    for (i = 0; fields[i]; i++) {
+        v = json_object_get(body, fields[i]);
+        if (v == NULL) {
+            continue;
+        }
+
+        switch (types[i]) {
+        case 's': ok = json_is_string(v); want = "a string"; break;
+        case 'b': ok = json_is_boolean(v); want = "a boolean"; break;
+        case 'o': ok = json_is_object(v); want = "an object"; break;
+        case 'O': ok = json_is_object(v) || json_is_null(v);
+                  want = "an object or null"; break;
+        case 'a': ok = json_is_array(v); want = "an array"; break;
+        default:  ok = json_is_integer(v); want = "an integer"; break;
+        }
+
+        if (!ok) {
+            return ngx_http_mcp_map_fail(err, "field \"%s\" must be %s",
+                                         fields[i], want);
+        }
+    }
+
+    return 0;
+}
+
+
+int
+ngx_http_mcp_map_fail(ngx_http_mcp_map_err_t *err, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(err->text, sizeof(err->text), fmt, args);
+    va_end(args);
+
+    return -1;
+}
+
+
+/* dst[dkey] = src[skey] when src has it (null included) */
+
+int
+ngx_http_mcp_map_copy(json_t *dst, const char *dkey, json_t *src,
+    const char *skey)
+{
+    json_t  *v;
+
+    v = json_object_get(src, skey);
+    if (v == NULL) {
+        return 0;
+    }
+
+    return json_object_set(dst, dkey, v);
+}
+
+
+/*
+ * dst[dkey] = src[skey] as ISO 8601 UTC; a value that is no timestamp
+ * stays as it was under ext[skey] instead, so nothing is lost.
+ */
+
+int
+ngx_http_mcp_map_time(json_t *dst, const char *dkey, json_t *src,
+    const char *skey, json_t *ext)
+{
+    char     buf[64];
+    json_t  *v;
+
+    v = json_object_get(src, skey);
+    if (v == NULL) {
+        return 0;
+    }
+
+    if (json_is_null(v)) {
+        return json_object_set(dst, dkey, v);
+    }
+
+    if (json_is_string(v)
+        && ngx_http_mcp_map_normalize_time(json_string_value(v), buf,
+                                           sizeof(buf))
+           == 0)
+    {
+        return json_object_set_new(dst, dkey, json_string(buf));
+    }
+
+    return json_object_set(ext, skey, v);
+}
+
+
+/* ext gets every field of src not named in "known" (NULL-terminated) */
+
+int
+ngx_http_mcp_map_rest(json_t *ext, json_t *src, const char *const *known)
+{
+    size_t       i;
+    json_t      *v;
+    const char  *key;
+
+    json_object_foreach(src, key, v) {
+        for (i = 0; known[i]; i++) {
+            if (strcmp(key, known[i]) == 0) {
+                break;
+            }
+        }
+
+        if (known[i] == NULL && json_object_set(ext, key, v) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* an absolute URI: scheme ":" something, RFC 3986 scheme characters */
+
+int
+ngx_http_mcp_map_is_uri(const char *s)
+{
+    const char  *p;
+
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))) {
+        return 0;
+    }
+
+    for (p = s + 1; *p && *p != ':'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '+' || *p == '-'
+              || *p == '.'))
+        {
+            return 0;
+        }
+    }
+
+    if (*p != ':' || p[1] == '\0') {
+        return 0;
+    }
+
+    for (p++; *p; p++) {
+        if ((unsigned char) *p <= 0x20 || *p == 0x7f || *p == '"'
+            || *p == '<' || *p == '>' || *p == '\\')
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* removes every key that holds a secret, at any depth */
+
+void
+ngx_http_mcp_map_scrub(json_t *json)
+{
+    size_t       i;
+    json_t      *v;
+    void        *tmp;
+    const char  *key;
+
+    if (json_is_array(json)) {
+        json_array_foreach(json, i, v) {
+            ngx_http_mcp_map_scrub(v);
+        }
+
+        return;
+    }
+
+    if (!json_is_object(json)) {
+        return;
+    }
+
+    json_object_foreach_safe(json, tmp, key, v) {
+        for (i = 0; ngx_http_mcp_secret_keys[i]; i++) {
+            if (strcasecmp(key, ngx_http_mcp_secret_keys[i]) == 0) {
+                break;
+            }
+        }
+
+        if (ngx_http_mcp_secret_keys[i]) {
+            json_object_del(json, key);
+            continue;
+        }
+
+        ngx_http_mcp_map_scrub(v);
+    }
+}
+
+
+/*
+ * "2023-11-07T05:31:56Z", "2023-11-07T07:31:56.5+02:00", ... ->
+ * "2023-11-07T05:31:56Z" (fractions of a second are kept).
+ * Returns 0, or -1 if "in" is not an RFC 3339 date-time.
+ */
+
+int
+ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
+{
+    int          n, off, sign;
+    char         frac[16];
+    size_t       flen;
+    time_t       t;
+    struct tm    tm;
+    const char  *p;
+
+    memset(&tm, 0, sizeof(struct tm));
+
+    n = 0;
+    if (sscanf(in, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &tm.tm_year,
+               &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+               &n) != 6
+        || n != 19)
+    {
+        return -1;
+    }
+
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1
+        || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59
+        || tm.tm_sec > 60)
+    {
+        return -1;
+    }
+
+    p = in + 19;
+    flen = 0;
+
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            if (flen < sizeof(frac) - 2) {
+                frac[++flen] = *p;
+            }
+        }
+
+        if (flen == 0) {
+            return -1;
+        }
+
+        frac[0] = '.';
+        flen++;
+    }
+
+    frac[flen] = '\0';
+
+    if (*p == 'Z' || *p == 'z') {
+        off = 0;
+        p++;
+
+    } else if (*p == '+' || *p == '-') {
+        sign = (*p == '-') ? -1 : 1;
+        if (!(p[1] >= '0' && p[1] <= '2' && p[2] >= '0' && p[2] <= '9'
+              && p[3] == ':' && p[4] >= '0' && p[4] <= '5'
+              && p[5] >= '0' && p[5] <= '9'))
+        {
+            return -1;
+        }
+
+        off = sign * (((p[1] - '0') * 10 + (p[2] - '0')) * 3600
+                      + ((p[4] - '0') * 10 + (p[5] - '0')) * 60);
+        p += 6;
+
+    } else {
+        return -1;
+    }
+
+    if (*p != '\0') {
+        return -1;
+    }
+
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+
+    t = timegm(&tm);
+    if (t == (time_t) -1) {
+        return -1;
+    }
+
+    t -= off;
+
+    if (gmtime_r(&t, &tm) == NULL) {
+        return -1;
+    }
+
+    n = snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d%sZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, frac);
+
+    return (n > 0 && (size_t) n < len) ? 0 : -1;
+}

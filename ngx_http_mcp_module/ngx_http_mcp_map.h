@@ -1,0 +1,89 @@
+
+/*
+ * Copyright (C) ngx_http_mcp_module authors
+ *
+ * The canonical MCP-server schema and its mapping to and from the vendors'
+ * (docs/canonical-schema.md).  Pure C on jansson: no nginx types, so that
+ * t/unit tests it with every example body of the vendors' docs.
+ *
+ * Ownership: functions returning json_t * return a new reference the
+ * caller must json_decref(); arguments are borrowed.
+ */
+
+
+#ifndef _NGX_HTTP_MCP_MAP_H_INCLUDED_
+#define _NGX_HTTP_MCP_MAP_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <jansson.h>
+
+#include "ngx_http_mcp_id.h"
+
+
+#define NGX_HTTP_MCP_MAP_ERR_LEN  256
+
+
+typedef struct {
+    char    text[NGX_HTTP_MCP_MAP_ERR_LEN];
+} ngx_http_mcp_map_err_t;
+
+
+typedef struct {
+    /* a vendor answer (envelope included) -> canonical fields */
+    int      (*to_canonical)(json_t *body, json_t *server,
+                             ngx_http_mcp_map_err_t *err);
+
+    /* a checked canonical update -> the vendor's PUT body */
+    json_t  *(*from_canonical)(json_t *update, ngx_http_mcp_map_err_t *err);
+
+    /* the vendor's own rules for its PUT body */
+    int      (*check_native)(json_t *body, ngx_http_mcp_map_err_t *err);
+
+    /* removes every secret from a vendor answer, in place */
+    void     (*redact)(json_t *body);
+} ngx_http_mcp_vendor_map_t;
+
+
+extern const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_kambrium;
+extern const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_barndoor;
+extern const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_gatana;
+
+
+/* the canonical server object of a vendor answer; NULL: unexpected shape */
+json_t *ngx_http_mcp_map_server(int vendor, const char *registry,
+    size_t registry_len, const char *id, size_t id_len, json_t *body,
+    ngx_http_mcp_map_err_t *err);
+
+/* a canonical update -> the vendor's PUT body; NULL: 400 with err */
+json_t *ngx_http_mcp_map_update(int vendor, json_t *update,
+    ngx_http_mcp_map_err_t *err);
+
+/* 0 if a native PUT body follows the vendor's rules, -1 with err if not */
+int ngx_http_mcp_map_check_native(int vendor, json_t *body,
+    ngx_http_mcp_map_err_t *err);
+
+/* removes the secrets from a vendor answer in place */
+void ngx_http_mcp_map_redact(int vendor, json_t *body);
+
+/* the canonical error of a vendor error answer (body may be NULL) */
+json_t *ngx_http_mcp_map_error(int vendor, const char *registry,
+    size_t registry_len, int status, json_t *body);
+
+
+/* helpers shared by the vendor files (ngx_http_mcp_map.c) */
+
+int ngx_http_mcp_map_fail(ngx_http_mcp_map_err_t *err, const char *fmt, ...);
+int ngx_http_mcp_map_copy(json_t *dst, const char *dkey, json_t *src,
+    const char *skey);
+int ngx_http_mcp_map_time(json_t *dst, const char *dkey, json_t *src,
+    const char *skey, json_t *ext);
+int ngx_http_mcp_map_rest(json_t *ext, json_t *src, const char *const *known);
+int ngx_http_mcp_map_check_types(json_t *body, const char *const *fields,
+    const char *types, ngx_http_mcp_map_err_t *err);
+int ngx_http_mcp_map_is_uri(const char *s);
+void ngx_http_mcp_map_scrub(json_t *json);
+int ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len);
+
+
+#endif /* _NGX_HTTP_MCP_MAP_H_INCLUDED_ */

@@ -1,0 +1,194 @@
+
+/*
+ * Copyright (C) ngx_http_mcp_module authors
+ *
+ * Barndoor: PUT /api/servers/{uuid}, answering a flat object
+ * {id, name, slug, connection_status, provider, url}.
+ */
+
+
+#include <string.h>
+
+#include "ngx_http_mcp_map.h"
+
+
+static int ngx_http_mcp_barndoor_check_native(json_t *body,
+    ngx_http_mcp_map_err_t *err);
+
+
+static const char *const  ngx_http_mcp_barndoor_known[] = {
+    "id", "name", "slug", "provider", "url", NULL
+};
+
+static const char *const  ngx_http_mcp_barndoor_put_fields[] = {
+    "name", "slug", "client_id", "client_secret", "meta", NULL
+};
+
+static const char  ngx_http_mcp_barndoor_put_types[] = "sssso";
+
+
+static int
+ngx_http_mcp_barndoor_to_canonical(json_t *body, json_t *server,
+    ngx_http_mcp_map_err_t *err)
+{
+    json_t      *v, *remote, *ext, *exts;
+    const char  *s, *status;
+
+    v = json_object_get(body, "id");
+
+    if (!json_is_string(v)) {
+        return ngx_http_mcp_map_fail(err, "no server \"id\" in the answer");
+    }
+
+    json_object_set(server, "vendor_id", v);
+    ngx_http_mcp_map_copy(server, "name", body, "name");
+    ngx_http_mcp_map_copy(server, "slug", body, "slug");
+    ngx_http_mcp_map_copy(server, "provider", body, "provider");
+
+    v = json_object_get(body, "url");
+
+    if (json_is_string(v)) {
+        remote = json_object();
+        if (remote == NULL) {
+            return ngx_http_mcp_map_fail(err, "out of memory");
+        }
+
+        json_object_set(remote, "url", v);
+        json_object_set_new(server, "remote", remote);
+
+    } else if (json_is_null(v)) {
+        json_object_set_new(server, "remote", json_null());
+    }
+
+    s = json_string_value(json_object_get(body, "connection_status"));
+    status = "unknown";
+
+    if (s) {
+        if (strcmp(s, "connected") == 0) {
+            status = "active";
+
+        } else if (strcmp(s, "pending") == 0 || strcmp(s, "error") == 0
+                   || strcmp(s, "available") == 0)
+        {
+            status = s;
+        }
+    }
+
+    json_object_set_new(server, "status", json_string(status));
+
+    ext = json_object();
+    exts = json_object();
+
+    if (ext == NULL || exts == NULL
+        || ngx_http_mcp_map_rest(ext, body, ngx_http_mcp_barndoor_known) != 0
+        || json_object_set(exts, "barndoor", ext) != 0
+        || json_object_set(server, "extensions", exts) != 0)
+    {
+        json_decref(ext);
+        json_decref(exts);
+        return ngx_http_mcp_map_fail(err, "out of memory");
+    }
+
+    json_decref(ext);
+    json_decref(exts);
+
+    return 0;
+}
+
+
+static json_t *
+ngx_http_mcp_barndoor_from_canonical(json_t *update,
+    ngx_http_mcp_map_err_t *err)
+{
+    size_t       i;
+    json_t      *body, *auth, *ext, *v;
+    const char  *key;
+
+    static const char *const  refused[] = {
+        "description", "enabled", "access_type", "disabled_tools", "remote",
+        NULL
+    };
+
+    static const char *const  refused_auth[] = {
+        "method", "api_key", "oauth_scopes", NULL
+    };
+
+    for (i = 0; refused[i]; i++) {
+        if (json_object_get(update, refused[i])) {
+            ngx_http_mcp_map_fail(err, "field \"%s\" cannot be set on a "
+                                  "barndoor registry", refused[i]);
+            return NULL;
+        }
+    }
+
+    auth = json_object_get(update, "auth");
+
+    for (i = 0; refused_auth[i]; i++) {
+        if (json_object_get(auth, refused_auth[i])) {
+            ngx_http_mcp_map_fail(err, "field \"auth.%s\" cannot be set on "
+                                  "a barndoor registry", refused_auth[i]);
+            return NULL;
+        }
+    }
+
+    ext = json_object_get(json_object_get(update, "extensions"), "barndoor");
+
+    json_object_foreach(ext, key, v) {
+        if (strcmp(key, "meta") != 0) {
+            ngx_http_mcp_map_fail(err, "field \"extensions.barndoor.%s\" "
+                                  "cannot be set on a barndoor registry",
+                                  key);
+            return NULL;
+        }
+    }
+
+    body = json_object();
+    if (body == NULL) {
+        ngx_http_mcp_map_fail(err, "out of memory");
+        return NULL;
+    }
+
+    if (ngx_http_mcp_map_copy(body, "name", update, "name") != 0
+        || ngx_http_mcp_map_copy(body, "slug", update, "slug") != 0
+        || ngx_http_mcp_map_copy(body, "client_id", auth, "oauth_client_id")
+           != 0
+        || ngx_http_mcp_map_copy(body, "client_secret", auth,
+                                 "oauth_client_secret") != 0
+        || ngx_http_mcp_map_copy(body, "meta", ext, "meta") != 0)
+    {
+        json_decref(body);
+        ngx_http_mcp_map_fail(err, "out of memory");
+        return NULL;
+    }
+
+    if (ngx_http_mcp_barndoor_check_native(body, err) != 0) {
+        json_decref(body);
+        return NULL;
+    }
+
+    return body;
+}
+
+
+static int
+ngx_http_mcp_barndoor_check_native(json_t *body, ngx_http_mcp_map_err_t *err)
+{
+    return ngx_http_mcp_map_check_types(body,
+                                        ngx_http_mcp_barndoor_put_fields,
+                                        ngx_http_mcp_barndoor_put_types, err);
+}
+
+
+static void
+ngx_http_mcp_barndoor_redact(json_t *body)
+{
+    json_object_del(body, "client_secret");
+}
+
+
+const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_barndoor = {
+    ngx_http_mcp_barndoor_to_canonical,
+    ngx_http_mcp_barndoor_from_canonical,
+    ngx_http_mcp_barndoor_check_native,
+    ngx_http_mcp_barndoor_redact
+};

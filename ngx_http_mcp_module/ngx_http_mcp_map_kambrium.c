@@ -1,0 +1,402 @@
+
+/*
+ * Copyright (C) ngx_http_mcp_module authors
+ *
+ * Kambrium: GET|PUT /api/v1/mcp-servers/{id}.  Its docs show two answer
+ * envelopes for the same endpoint, both accepted:
+ *
+ *     {"success": true, "data": {"id": 123, "mcp_server_name": ...}}
+ *     {"message": "...", "connection": {"connection_id": ..., "name": ...}}
+ */
+
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ngx_http_mcp_map.h"
+
+
+static int ngx_http_mcp_kambrium_data(json_t *d, json_t *server, json_t *ext);
+static int ngx_http_mcp_kambrium_connection(json_t *c, json_t *server,
+    json_t *ext);
+static const char *ngx_http_mcp_kambrium_status(json_t *rec);
+static int ngx_http_mcp_kambrium_check_native(json_t *body,
+    ngx_http_mcp_map_err_t *err);
+
+
+static const char *const  ngx_http_mcp_kambrium_data_known[] = {
+    "id", "mcp_server_name", "agent_enabled", "access_type",
+    "oauth2_client_id", "oauth2_scopes", "disabled_tools", "created_at",
+    "updated_at", NULL
+};
+
+static const char *const  ngx_http_mcp_kambrium_connection_known[] = {
+    "name", "description", "server_type", "auth_method", "access_type",
+    "oauth2_client_id", "oauth2_scopes", "disabled_tools", "created_at",
+    "updated_at", NULL
+};
+
+/* the PUT body: the fields of both of the vendor's PUT examples */
+
+static const char *const  ngx_http_mcp_kambrium_put_fields[] = {
+    "agent_enabled", "access_type", "api_key", "name", "description",
+    "oauth2_client_secret", "config", "connection_id", NULL
+};
+
+static const char  ngx_http_mcp_kambrium_put_types[] = "bsssssos";
+
+
+static int
+ngx_http_mcp_kambrium_to_canonical(json_t *body, json_t *server,
+    ngx_http_mcp_map_err_t *err)
+{
+    int      rc;
+    json_t  *rec, *ext, *exts;
+
+    ext = json_object();
+    exts = json_object();
+
+    if (ext == NULL || exts == NULL) {
+        json_decref(ext);
+        json_decref(exts);
+        return ngx_http_mcp_map_fail(err, "out of memory");
+    }
+
+    rec = json_object_get(body, "data");
+
+    if (json_is_object(rec)) {
+        json_object_set_new(ext, "envelope", json_string("data"));
+        rc = ngx_http_mcp_kambrium_data(rec, server, ext);
+
+    } else if (json_is_object(rec = json_object_get(body, "connection"))) {
+        json_object_set_new(ext, "envelope", json_string("connection"));
+        rc = ngx_http_mcp_kambrium_connection(rec, server, ext);
+
+    } else {
+        rc = ngx_http_mcp_map_fail(err, "neither \"data\" nor \"connection\" "
+                                   "in the answer");
+    }
+
+    if (rc == 0) {
+        rc = json_object_set_new(exts, "kambrium", ext);
+        ext = NULL;
+    }
+
+    if (rc == 0) {
+        rc = json_object_set_new(server, "extensions", exts);
+        exts = NULL;
+    }
+
+    json_decref(ext);
+    json_decref(exts);
+
+    if (rc != 0 && err->text[0] == '\0') {
+        ngx_http_mcp_map_fail(err, "out of memory");
+    }
+
+    return rc;
+}
+
+
+/* {"success": true, "data": {...}} */
+
+static int
+ngx_http_mcp_kambrium_data(json_t *d, json_t *server, json_t *ext)
+{
+    char     buf[32];
+    json_t  *v, *auth, *vs;
+
+    v = json_object_get(d, "id");
+
+    if (json_is_integer(v)) {
+        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(v));
+        json_object_set_new(server, "vendor_id", json_string(buf));
+
+    } else if (json_is_string(v)) {
+        json_object_set(server, "vendor_id", v);
+    }
+
+    ngx_http_mcp_map_copy(server, "name", d, "mcp_server_name");
+    ngx_http_mcp_map_copy(server, "enabled", d, "agent_enabled");
+
+    json_object_set_new(server, "status",
+                        json_string(ngx_http_mcp_kambrium_status(d)));
+
+    auth = json_object();
+    if (auth == NULL) {
+        return -1;
+    }
+
+    ngx_http_mcp_map_copy(auth, "oauth_client_id", d, "oauth2_client_id");
+    ngx_http_mcp_map_copy(auth, "oauth_scopes", d, "oauth2_scopes");
+
+    /* a verification status exists once a key was set */
+
+    vs = json_object_get(d, "api_key_verification_status");
+    if (vs) {
+        json_object_set_new(auth, "credentials_set",
+                            json_boolean(json_is_string(vs)));
+    }
+
+    json_object_set_new(server, "auth", auth);
+
+    ngx_http_mcp_map_copy(server, "access_type", d, "access_type");
+    ngx_http_mcp_map_copy(server, "disabled_tools", d, "disabled_tools");
+    ngx_http_mcp_map_time(server, "created_at", d, "created_at", ext);
+    ngx_http_mcp_map_time(server, "updated_at", d, "updated_at", ext);
+
+    return ngx_http_mcp_map_rest(ext, d, ngx_http_mcp_kambrium_data_known);
+}
+
+
+/* {"message": "...", "connection": {...}} */
+
+static int
+ngx_http_mcp_kambrium_connection(json_t *c, json_t *server, json_t *ext)
+{
+    json_t      *auth, *v;
+    const char  *s, *m;
+
+    ngx_http_mcp_map_copy(server, "name", c, "name");
+    ngx_http_mcp_map_copy(server, "description", c, "description");
+    ngx_http_mcp_map_copy(server, "provider", c, "server_type");
+
+    s = ngx_http_mcp_kambrium_status(c);
+    json_object_set_new(server, "status", json_string(s));
+
+    if (strcmp(s, "active") == 0 || strcmp(s, "disabled") == 0) {
+        json_object_set_new(server, "enabled",
+                            json_boolean(strcmp(s, "active") == 0));
+    }
+
+    auth = json_object();
+    if (auth == NULL) {
+        return -1;
+    }
+
+    v = json_object_get(c, "auth_method");
+    s = json_string_value(v);
+    m = NULL;
+
+    if (s) {
+        if (strcmp(s, "api_key") == 0 || strcmp(s, "none") == 0) {
+            m = s;
+
+        } else if (strcmp(s, "oauth2") == 0 || strcmp(s, "oauth") == 0) {
+            m = "oauth2";
+        }
+    }
+
+    if (m) {
+        json_object_set_new(auth, "method", json_string(m));
+
+    } else if (v) {
+        json_object_set(ext, "auth_method", v);
+    }
+
+    ngx_http_mcp_map_copy(auth, "oauth_client_id", c, "oauth2_client_id");
+    ngx_http_mcp_map_copy(auth, "oauth_scopes", c, "oauth2_scopes");
+    json_object_set_new(server, "auth", auth);
+
+    ngx_http_mcp_map_copy(server, "access_type", c, "access_type");
+    ngx_http_mcp_map_copy(server, "disabled_tools", c, "disabled_tools");
+    ngx_http_mcp_map_time(server, "created_at", c, "created_at", ext);
+    ngx_http_mcp_map_time(server, "updated_at", c, "updated_at", ext);
+
+    return ngx_http_mcp_map_rest(ext, c,
+                                 ngx_http_mcp_kambrium_connection_known);
+}
+
+
+/*
+ * One status from three fields: "status" (connection envelope), or
+ * "agent_enabled" and "api_key_verification_status" (data envelope).
+ */
+
+static const char *
+ngx_http_mcp_kambrium_status(json_t *rec)
+{
+    json_t      *enabled;
+    const char  *s;
+
+    s = json_string_value(json_object_get(rec, "status"));
+
+    if (s) {
+        if (strcmp(s, "active") == 0) {
+            return "active";
+        }
+
+        if (strcmp(s, "inactive") == 0 || strcmp(s, "disabled") == 0) {
+            return "disabled";
+        }
+
+        if (strcmp(s, "pending") == 0) {
+            return "pending";
+        }
+
+        if (strcmp(s, "error") == 0 || strcmp(s, "failed") == 0) {
+            return "error";
+        }
+
+        return "unknown";
+    }
+
+    enabled = json_object_get(rec, "agent_enabled");
+
+    if (json_is_false(enabled)) {
+        return "disabled";
+    }
+
+    s = json_string_value(json_object_get(rec,
+                                          "api_key_verification_status"));
+
+    if (s) {
+        if (strcmp(s, "verified") == 0) {
+            return "active";
+        }
+
+        if (strcmp(s, "pending") == 0) {
+            return "pending";
+        }
+
+        if (strcmp(s, "failed") == 0) {
+            return "error";
+        }
+
+        return "unknown";
+    }
+
+    return json_is_true(enabled) ? "active" : "unknown";
+}
+
+
+static json_t *
+ngx_http_mcp_kambrium_from_canonical(json_t *update,
+    ngx_http_mcp_map_err_t *err)
+{
+    json_t      *body, *auth, *ext, *v;
+    const char  *key;
+
+    static const char *const  refused[] = {
+        "slug", "remote", "disabled_tools", NULL
+    };
+
+    static const char *const  refused_auth[] = {
+        "method", "oauth_client_id", "oauth_scopes", NULL
+    };
+
+    size_t  i;
+
+    for (i = 0; refused[i]; i++) {
+        if (json_object_get(update, refused[i])) {
+            ngx_http_mcp_map_fail(err, "field \"%s\" cannot be set on a "
+                                  "kambrium registry", refused[i]);
+            return NULL;
+        }
+    }
+
+    auth = json_object_get(update, "auth");
+
+    for (i = 0; refused_auth[i]; i++) {
+        if (json_object_get(auth, refused_auth[i])) {
+            ngx_http_mcp_map_fail(err, "field \"auth.%s\" cannot be set on "
+                                  "a kambrium registry", refused_auth[i]);
+            return NULL;
+        }
+    }
+
+    ext = json_object_get(json_object_get(update, "extensions"), "kambrium");
+
+    json_object_foreach(ext, key, v) {
+        if (strcmp(key, "config") != 0 && strcmp(key, "connection_id") != 0) {
+            ngx_http_mcp_map_fail(err, "field \"extensions.kambrium.%s\" "
+                                  "cannot be set on a kambrium registry",
+                                  key);
+            return NULL;
+        }
+    }
+
+    body = json_object();
+    if (body == NULL) {
+        ngx_http_mcp_map_fail(err, "out of memory");
+        return NULL;
+    }
+
+    if (ngx_http_mcp_map_copy(body, "name", update, "name") != 0
+        || ngx_http_mcp_map_copy(body, "description", update, "description")
+           != 0
+        || ngx_http_mcp_map_copy(body, "agent_enabled", update, "enabled")
+           != 0
+        || ngx_http_mcp_map_copy(body, "access_type", update, "access_type")
+           != 0
+        || ngx_http_mcp_map_copy(body, "api_key", auth, "api_key") != 0
+        || ngx_http_mcp_map_copy(body, "oauth2_client_secret", auth,
+                                 "oauth_client_secret") != 0
+        || ngx_http_mcp_map_copy(body, "config", ext, "config") != 0
+        || ngx_http_mcp_map_copy(body, "connection_id", ext, "connection_id")
+           != 0)
+    {
+        json_decref(body);
+        ngx_http_mcp_map_fail(err, "out of memory");
+        return NULL;
+    }
+
+    if (ngx_http_mcp_kambrium_check_native(body, err) != 0) {
+        json_decref(body);
+        return NULL;
+    }
+
+    return body;
+}
+
+
+static int
+ngx_http_mcp_kambrium_check_native(json_t *body, ngx_http_mcp_map_err_t *err)
+{
+    const char  *s;
+
+    if (ngx_http_mcp_map_check_types(body, ngx_http_mcp_kambrium_put_fields,
+                                     ngx_http_mcp_kambrium_put_types, err)
+        != 0)
+    {
+        return -1;
+    }
+
+    s = json_string_value(json_object_get(body, "access_type"));
+
+    if (json_object_get(body, "access_type")
+        && (s == NULL
+            || (strcmp(s, "read") != 0 && strcmp(s, "write") != 0
+                && strcmp(s, "individual") != 0)))
+    {
+        return ngx_http_mcp_map_fail(err, "Invalid access type specified");
+    }
+
+    return 0;
+}
+
+
+/* the vendor says it never returns keys and secrets; made sure of here */
+
+static void
+ngx_http_mcp_kambrium_redact(json_t *body)
+{
+    size_t       i;
+    json_t      *rec;
+    const char  *envelopes[] = { "data", "connection", NULL };
+
+    for (i = 0; envelopes[i]; i++) {
+        rec = json_object_get(body, envelopes[i]);
+        json_object_del(rec, "api_key");
+        json_object_del(rec, "oauth2_client_secret");
+    }
+}
+
+
+const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_kambrium = {
+    ngx_http_mcp_kambrium_to_canonical,
+    ngx_http_mcp_kambrium_from_canonical,
+    ngx_http_mcp_kambrium_check_native,
+    ngx_http_mcp_kambrium_redact
+};

@@ -1,0 +1,674 @@
+/*
+ * Unit tests of the canonical mapping (ngx_http_mcp_map*.c), with every
+ * example body of the vendors' docs (t/fixtures) as input.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ngx_http_mcp_map.h"
+
+
+#ifndef MCP_FIXTURES
+#define MCP_FIXTURES "t/fixtures"
+#endif
+
+
+static json_t *
+fixture(const char *name)
+{
+    char          path[512];
+    json_t       *json;
+    json_error_t  error;
+
+    snprintf(path, sizeof(path), "%s/%s", MCP_FIXTURES, name);
+
+    json = json_load_file(path, JSON_REJECT_DUPLICATES, &error);
+    if (json == NULL) {
+        fail_msg("%s: %s", path, error.text);
+    }
+
+    return json;
+}
+
+
+static json_t *
+server_of(int vendor, const char *registry, const char *id, json_t *body)
+{
+    json_t                  *server;
+    ngx_http_mcp_map_err_t   err;
+
+    err.text[0] = '\0';
+
+    server = ngx_http_mcp_map_server(vendor, registry, strlen(registry), id,
+                                     strlen(id), body, &err);
+    if (server == NULL) {
+        fail_msg("map_server: %s", err.text);
+    }
+
+    return server;
+}
+
+
+static const char *
+str(json_t *json, const char *path)
+{
+    char         key[64];
+    const char  *dot;
+
+    while ((dot = strchr(path, '.')) != NULL) {
+        snprintf(key, sizeof(key), "%.*s", (int) (dot - path), path);
+        json = json_object_get(json, key);
+        path = dot + 1;
+    }
+
+    return json_string_value(json_object_get(json, path));
+}
+
+
+static int
+contains(json_t *json, const char *needle)
+{
+    int    found;
+    char  *text;
+
+    text = json_dumps(json, JSON_COMPACT);
+    found = strstr(text, needle) != NULL;
+    free(text);
+
+    return found;
+}
+
+
+/* Kambrium: both envelopes, both directions of the docs */
+
+static void
+test_kambrium_data_envelope(void **state)
+{
+    const char  *names[] = { "kambrium-get-answer-data.json",
+                             "kambrium-put-answer-data.json" };
+    size_t       i;
+    json_t      *body, *server;
+
+    (void) state;
+
+    for (i = 0; i < 2; i++) {
+        body = fixture(names[i]);
+        server = server_of(NGX_HTTP_MCP_KAMBRIUM, "kambrium", "123", body);
+
+        assert_string_equal(str(server, "id"), "kambrium:123");
+        assert_string_equal(str(server, "registry"), "kambrium");
+        assert_string_equal(str(server, "vendor"), "kambrium");
+        assert_string_equal(str(server, "vendor_id"), "123");
+        assert_string_equal(str(server, "name"), "Pipedrive");
+        assert_string_equal(str(server, "auth.oauth_client_id"),
+                            "client_abc123");
+        assert_string_equal(str(server, "created_at"),
+                            "2025-06-27T10:30:00Z");
+        assert_string_equal(str(server, "extensions.kambrium.envelope"),
+                            "data");
+        assert_true(json_is_array(json_object_get(server, "disabled_tools")));
+        assert_true(json_is_true(json_object_get(
+                        json_object_get(server, "auth"), "credentials_set")));
+
+        /* get: verified and enabled; put: pending and disabled */
+        assert_string_equal(str(server, "status"),
+                            i == 0 ? "active" : "disabled");
+        assert_string_equal(str(server,
+                       "extensions.kambrium.api_key_verification_status"),
+                            i == 0 ? "verified" : "pending");
+
+        json_decref(server);
+        json_decref(body);
+    }
+}
+
+
+static void
+test_kambrium_connection_envelope(void **state)
+{
+    json_t  *body, *server;
+
+    (void) state;
+
+    body = fixture("kambrium-get-answer-connection.json");
+    server = server_of(NGX_HTTP_MCP_KAMBRIUM, "kambrium", "srv_123abc", body);
+
+    assert_string_equal(str(server, "id"), "kambrium:srv_123abc");
+    assert_string_equal(str(server, "name"), "My Pipedrive Connection");
+    assert_string_equal(str(server, "description"),
+                        "Connection to Pipedrive CRM");
+    assert_string_equal(str(server, "provider"), "pipedrive");
+    assert_string_equal(str(server, "status"), "active");
+    assert_true(json_is_true(json_object_get(server, "enabled")));
+    assert_string_equal(str(server, "auth.method"), "api_key");
+    assert_string_equal(str(server, "updated_at"), "2023-11-07T05:31:56Z");
+    assert_string_equal(str(server, "extensions.kambrium.connection_id"),
+                        "conn_123abc");
+    assert_string_equal(str(server, "extensions.kambrium.mcp_server_id"),
+                        "mcp_456def");
+    assert_true(json_is_object(json_object_get(
+                    json_object_get(json_object_get(server, "extensions"),
+                                    "kambrium"), "config")));
+
+    json_decref(server);
+    json_decref(body);
+}
+
+
+static void
+test_barndoor_answer(void **state)
+{
+    json_t  *body, *server;
+
+    (void) state;
+
+    body = fixture("barndoor-put-answer.json");
+    server = server_of(NGX_HTTP_MCP_BARNDOOR, "barndoor", "x", body);
+
+    assert_string_equal(str(server, "id"),
+                        "barndoor:123e4567-e89b-12d3-a456-426614174000");
+    assert_string_equal(str(server, "name"), "Salesforce Production");
+    assert_string_equal(str(server, "slug"), "salesforce");
+    assert_string_equal(str(server, "provider"), "salesforce");
+    assert_string_equal(str(server, "status"), "active");
+    assert_string_equal(str(server, "remote.url"),
+                        "https://api.salesforce.com/mcp");
+    assert_string_equal(str(server, "extensions.barndoor.connection_status"),
+                        "connected");
+
+    json_decref(server);
+    json_decref(body);
+}
+
+
+static void
+test_gatana_answer_without_secrets(void **state)
+{
+    json_t  *body, *server, *ext;
+
+    (void) state;
+
+    body = fixture("gatana-put-answer.json");
+    server = server_of(NGX_HTTP_MCP_GATANA, "gatana", "string", body);
+    ngx_http_mcp_map_scrub(server);
+
+    assert_string_equal(str(server, "id"), "gatana:string");
+    assert_string_equal(str(server, "status"), "active");
+    assert_true(json_is_true(json_object_get(server, "enabled")));
+    assert_string_equal(str(server, "remote.type"), "streamable-http");
+    assert_string_equal(str(server, "auth.method"), "none");
+
+    ext = json_object_get(json_object_get(server, "extensions"), "gatana");
+    assert_non_null(json_object_get(ext, "files"));
+    assert_non_null(json_object_get(ext, "currentUserCredentials"));
+    assert_int_equal(json_integer_value(json_object_get(ext, "serverId")), 0);
+    assert_string_equal(str(ext, "credentialsScope"), "server");
+
+    /* "string" is a timestamp in the docs: kept as it was, not lost */
+    assert_null(json_object_get(server, "created_at"));
+    assert_string_equal(str(ext, "createdAt"), "string");
+
+    /* the header names stay, the values and the API keys do not */
+    assert_true(json_is_array(json_object_get(ext, "transportHeaderNames")));
+    assert_false(contains(server, "apikeys"));
+    assert_false(contains(server, "\"headers\""));
+
+    json_decref(server);
+
+    /* the native answer loses its secrets too */
+    ngx_http_mcp_map_redact(NGX_HTTP_MCP_GATANA, body);
+    assert_false(contains(body, "apikeys"));
+    assert_false(contains(body, "\"headers\""));
+    assert_non_null(str(body, "server.transportConfig.url"));
+
+    json_decref(body);
+}
+
+
+static void
+test_unexpected_shapes(void **state)
+{
+    const char              *bad[] = { "[]", "{}", "{\"data\": 1}",
+                                       "{\"server\": []}", "\"x\"" };
+    size_t                   i;
+    int                      v;
+    json_t                  *json;
+    ngx_http_mcp_map_err_t   err;
+
+    (void) state;
+
+    for (v = 0; v < NGX_HTTP_MCP_VENDOR_MAX; v++) {
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            json = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+            assert_null(ngx_http_mcp_map_server(v, "r", 1, "1", 1, json,
+                                                &err));
+            json_decref(json);
+        }
+    }
+}
+
+
+/* native PUT bodies: the docs' own examples pass, the rules hold */
+
+static void
+test_native_checks(void **state)
+{
+    struct {
+        int          vendor;
+        const char  *body;
+        const char  *error;
+    } cases[] = {
+        { NGX_HTTP_MCP_KAMBRIUM, "{\"access_type\": \"admin\"}",
+          "Invalid access type specified" },
+        { NGX_HTTP_MCP_KAMBRIUM, "{\"access_type\": 1}",
+          "field \"access_type\" must be a string" },
+        { NGX_HTTP_MCP_KAMBRIUM, "{\"agent_enabled\": \"no\"}",
+          "field \"agent_enabled\" must be a boolean" },
+        { NGX_HTTP_MCP_GATANA, "{\"slug\": \"a\"}",
+          "field \"name\" is required" },
+        { NGX_HTTP_MCP_GATANA, "{\"name\": \"a\"}",
+          "field \"slug\" is required" },
+        { NGX_HTTP_MCP_GATANA, "{\"name\": \"a\", \"slug\": \"Upper\"}",
+          "field \"slug\" must match ^[-a-z0-9]+$ and have at most 20 "
+          "characters" },
+        { NGX_HTTP_MCP_GATANA,
+          "{\"name\": \"a\", \"slug\": \"abcdefghij0123456789x\"}",
+          "field \"slug\" must match ^[-a-z0-9]+$ and have at most 20 "
+          "characters" },
+        { NGX_HTTP_MCP_GATANA,
+          "{\"name\": \"a\", \"slug\": \"a\", \"logoUrl\": \"not a uri\"}",
+          "field \"logoUrl\" must be a URI" },
+        { NGX_HTTP_MCP_GATANA,
+          "{\"name\": \"a\", \"slug\": \"a\", \"url\": \"/relative\"}",
+          "field \"url\" must be a URI" },
+        { NGX_HTTP_MCP_BARNDOOR, "{\"meta\": []}",
+          "field \"meta\" must be an object" },
+    };
+
+    const char              *good[] = {
+        "kambrium-put-request.json", "kambrium-put-request-curl.json",
+        "kambrium-put-request-enable.json", "kambrium-put-request-access.json",
+        "kambrium-put-request-key.json", "kambrium-put-request-multiple.json"
+    };
+
+    size_t                   i;
+    json_t                  *json;
+    ngx_http_mcp_map_err_t   err;
+
+    (void) state;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        json = fixture(good[i]);
+        assert_int_equal(ngx_http_mcp_map_check_native(NGX_HTTP_MCP_KAMBRIUM,
+                                                       json, &err), 0);
+        json_decref(json);
+    }
+
+    json = fixture("barndoor-put-request.json");
+    assert_int_equal(ngx_http_mcp_map_check_native(NGX_HTTP_MCP_BARNDOOR,
+                                                   json, &err), 0);
+    json_decref(json);
+
+    json = fixture("gatana-put-request.json");
+    assert_int_equal(ngx_http_mcp_map_check_native(NGX_HTTP_MCP_GATANA,
+                                                   json, &err), 0);
+    json_decref(json);
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json = json_loads(cases[i].body, 0, NULL);
+        assert_non_null(json);
+        assert_int_equal(ngx_http_mcp_map_check_native(cases[i].vendor, json,
+                                                       &err), -1);
+        assert_string_equal(err.text, cases[i].error);
+        json_decref(json);
+    }
+}
+
+
+/* canonical updates: translated, or refused naming field and vendor */
+
+static void
+test_canonical_updates(void **state)
+{
+    struct {
+        int          vendor;
+        const char  *update;
+        const char  *vendor_body;   /* NULL: refused with "error" */
+        const char  *error;
+    } cases[] = {
+        { NGX_HTTP_MCP_KAMBRIUM,
+          "{\"enabled\": false, \"access_type\": \"read\", "
+          "\"auth\": {\"api_key\": \"k\"}}",
+          "{\"agent_enabled\": false, \"access_type\": \"read\", "
+          "\"api_key\": \"k\"}", NULL },
+        { NGX_HTTP_MCP_KAMBRIUM, "{\"slug\": \"x\"}", NULL,
+          "field \"slug\" cannot be set on a kambrium registry" },
+        { NGX_HTTP_MCP_KAMBRIUM,
+          "{\"remote\": {\"url\": \"https://x.example/mcp\"}}", NULL,
+          "field \"remote\" cannot be set on a kambrium registry" },
+        { NGX_HTTP_MCP_KAMBRIUM, "{\"access_type\": \"admin\"}", NULL,
+          "Invalid access type specified" },
+        { NGX_HTTP_MCP_BARNDOOR,
+          "{\"name\": \"n\", \"auth\": {\"oauth_client_id\": \"c\", "
+          "\"oauth_client_secret\": \"s\"}, "
+          "\"extensions\": {\"barndoor\": {\"meta\": {\"a\": 1}}}}",
+          "{\"name\": \"n\", \"client_id\": \"c\", \"client_secret\": \"s\", "
+          "\"meta\": {\"a\": 1}}", NULL },
+        { NGX_HTTP_MCP_BARNDOOR, "{\"enabled\": true}", NULL,
+          "field \"enabled\" cannot be set on a barndoor registry" },
+        { NGX_HTTP_MCP_BARNDOOR,
+          "{\"extensions\": {\"gatana\": {\"logoUrl\": \"https://x\"}}}",
+          NULL, "field \"extensions.gatana\" cannot be set on a barndoor "
+          "registry" },
+        { NGX_HTTP_MCP_GATANA,
+          "{\"name\": \"n\", \"slug\": \"s\", \"remote\": {\"type\": \"sse\", "
+          "\"url\": \"https://x.example/sse\"}, \"auth\": {\"method\": "
+          "\"api_key\", \"api_key\": \"k\"}}",
+          "{\"name\": \"n\", \"slug\": \"s\", \"url\": "
+          "\"https://x.example/sse\", \"authorization\": {\"method\": "
+          "\"apikey\", \"apikeys\": [\"k\"]}, \"transportConfig\": "
+          "{\"type\": \"sse\", \"url\": \"https://x.example/sse\"}}", NULL },
+        { NGX_HTTP_MCP_GATANA, "{\"name\": \"n\"}", NULL,
+          "a gatana registry needs \"name\" and \"slug\" in every update" },
+        { NGX_HTTP_MCP_GATANA, "{\"name\": \"n\", \"slug\": \"s\", "
+          "\"enabled\": true}", NULL,
+          "field \"enabled\" cannot be set on a gatana registry" },
+        { NGX_HTTP_MCP_GATANA, "{\"name\": \"n\", \"slug\": \"S S\"}", NULL,
+          "field \"slug\" must match ^[-a-z0-9]+$ and have at most 20 "
+          "characters" },
+        { NGX_HTTP_MCP_GATANA, "{\"nmae\": \"n\"}", NULL,
+          "unknown field \"nmae\"" },
+        { NGX_HTTP_MCP_GATANA, "{}", NULL, "The update has no field." },
+        { NGX_HTTP_MCP_GATANA, "{\"name\": 1}", NULL,
+          "field \"name\" must be a string" },
+        { NGX_HTTP_MCP_GATANA, "{\"auth\": {\"token\": \"t\"}}", NULL,
+          "unknown field \"auth.token\"" },
+        { NGX_HTTP_MCP_GATANA, "{\"remote\": {\"url\": \"nope\"}}", NULL,
+          "field \"remote.url\" is not a URI" },
+    };
+
+    size_t                   i;
+    json_t                  *update, *body, *want;
+    ngx_http_mcp_map_err_t   err;
+
+    (void) state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        update = json_loads(cases[i].update, 0, NULL);
+        assert_non_null(update);
+
+        err.text[0] = '\0';
+        body = ngx_http_mcp_map_update(cases[i].vendor, update, &err);
+
+        if (cases[i].vendor_body) {
+            if (body == NULL) {
+                fail_msg("case %zu: %s", i, err.text);
+            }
+
+            want = json_loads(cases[i].vendor_body, 0, NULL);
+            assert_true(json_equal(body, want));
+            json_decref(want);
+
+        } else {
+            assert_null(body);
+            assert_string_equal(err.text, cases[i].error);
+        }
+
+        json_decref(body);
+        json_decref(update);
+    }
+}
+
+
+/*
+ * The round trip: vendor answer -> canonical -> canonical update -> vendor
+ * PUT body keeps every field the vendor's PUT accepts (secrets aside: they
+ * are never in an answer).  The update is what a client of the canonical
+ * route sends back: the writable fields of what it read.
+ */
+
+static json_t *
+writable(json_t *server, const char *const *fields, const char *const *ext)
+{
+    size_t       i;
+    json_t      *update, *v, *auth, *exts, *e;
+    const char  *vendor;
+
+    update = json_object();
+    vendor = json_string_value(json_object_get(server, "vendor"));
+
+    for (i = 0; fields[i]; i++) {
+        v = json_object_get(server, fields[i]);
+        if (v && !json_is_null(v)) {
+            json_object_set(update, fields[i], v);
+        }
+    }
+
+    auth = json_object_get(update, "auth");
+    if (auth) {
+        auth = json_deep_copy(auth);
+        json_object_del(auth, "credentials_set");
+        json_object_del(auth, "oauth_scopes");
+        if (strcmp(vendor, "gatana") != 0) {
+            json_object_del(auth, "method");
+            json_object_del(auth, "oauth_client_id");
+        }
+        json_object_set_new(update, "auth", auth);
+    }
+
+    e = json_object();
+    v = json_object_get(json_object_get(server, "extensions"), vendor);
+    for (i = 0; ext[i]; i++) {
+        if (json_object_get(v, ext[i])) {
+            json_object_set(e, ext[i], json_object_get(v, ext[i]));
+        }
+    }
+
+    exts = json_object();
+    json_object_set_new(exts, vendor, e);
+    json_object_set_new(update, "extensions", exts);
+
+    return update;
+}
+
+
+static void
+round_trip(int vendor, const char *file, json_t *body, json_t *record,
+    const char *const *fields, const char *const *ext,
+    const char *const *put_fields)
+{
+    size_t                   i;
+    json_t                  *server, *update, *put, *a, *b;
+    ngx_http_mcp_map_err_t   err;
+
+    server = server_of(vendor, "r", "123", body);
+    ngx_http_mcp_map_scrub(server);
+
+    update = writable(server, fields, ext);
+
+    put = ngx_http_mcp_map_update(vendor, update, &err);
+    if (put == NULL) {
+        fail_msg("%s: %s", file, err.text);
+    }
+
+    for (i = 0; put_fields[i]; i++) {
+        a = json_object_get(record, put_fields[i]);
+        b = json_object_get(put, put_fields[i]);
+
+        if (a && !json_equal(a, b)) {
+            fail_msg("%s: field \"%s\" lost in the round trip", file,
+                     put_fields[i]);
+        }
+    }
+
+    json_decref(put);
+    json_decref(update);
+    json_decref(server);
+}
+
+
+static void
+test_round_trips(void **state)
+{
+    json_t  *k1, *k2, *b, *g, *gs, *ga, *gt;
+
+    static const char *const  kambrium_fields[] = {
+        "name", "description", "enabled", "access_type", "auth", NULL
+    };
+    static const char *const  kambrium_ext[] = {
+        "config", "connection_id", NULL
+    };
+    static const char *const  kambrium_put[] = {
+        "agent_enabled", "access_type", "name", "description", "config",
+        "connection_id", NULL
+    };
+    static const char *const  barndoor_fields[] = { "name", "slug", NULL };
+    static const char *const  barndoor_ext[] = { "meta", NULL };
+    static const char *const  barndoor_put[] = { "name", "slug", NULL };
+    static const char *const  gatana_fields[] = {
+        "name", "slug", "description", "remote", "auth", NULL
+    };
+    static const char *const  gatana_ext[] = {
+        "logoUrl", "credentialsScope", "oauthMetadata",
+        "oauthClientConfiguration", NULL
+    };
+    static const char *const  gatana_put[] = {
+        "name", "slug", "description", "logoUrl", "oauthMetadata",
+        "oauthClientConfiguration", NULL
+    };
+
+    (void) state;
+
+    k1 = fixture("kambrium-get-answer-data.json");
+    round_trip(NGX_HTTP_MCP_KAMBRIUM, "kambrium-get-answer-data.json", k1,
+               json_object_get(k1, "data"), kambrium_fields, kambrium_ext,
+               kambrium_put);
+    json_decref(k1);
+
+    k2 = fixture("kambrium-get-answer-connection.json");
+    round_trip(NGX_HTTP_MCP_KAMBRIUM, "kambrium-get-answer-connection.json",
+               k2, json_object_get(k2, "connection"), kambrium_fields,
+               kambrium_ext, kambrium_put);
+    json_decref(k2);
+
+    b = fixture("barndoor-put-answer.json");
+    round_trip(NGX_HTTP_MCP_BARNDOOR, "barndoor-put-answer.json", b, b,
+               barndoor_fields, barndoor_ext, barndoor_put);
+    json_decref(b);
+
+    /*
+     * Gatana: the server record, and authorization / transportConfig
+     * without their secrets.  The docs' example has the placeholder
+     * "string" for its URLs, which the vendor's own PUT refuses (they
+     * must be URIs): real ones stand in for them.
+     */
+
+    g = fixture("gatana-put-answer.json");
+    json_object_set_new(json_object_get(g, "server"), "logoUrl",
+                        json_string("https://gatana.example/logo.png"));
+    json_object_set_new(json_object_get(json_object_get(g, "server"),
+                                        "transportConfig"),
+                        "url", json_string("https://mcp.example/mcp"));
+    gs = json_deep_copy(json_object_get(g, "server"));
+    ga = json_object_get(gs, "authorization");
+    json_object_del(ga, "apikeys");
+    gt = json_object_get(gs, "transportConfig");
+    json_object_del(gt, "headers");
+
+    round_trip(NGX_HTTP_MCP_GATANA, "gatana-put-answer.json", g, gs,
+               gatana_fields, gatana_ext, gatana_put);
+
+    {
+        /* the nested members, compared one level down */
+        json_t                  *server, *update, *put;
+        ngx_http_mcp_map_err_t   err;
+
+        server = server_of(NGX_HTTP_MCP_GATANA, "r", "s", g);
+        ngx_http_mcp_map_scrub(server);
+        update = writable(server, gatana_fields, gatana_ext);
+        put = ngx_http_mcp_map_update(NGX_HTTP_MCP_GATANA, update, &err);
+        assert_non_null(put);
+
+        assert_true(json_equal(json_object_get(put, "authorization"), ga));
+        assert_true(json_equal(json_object_get(put, "transportConfig"), gt));
+        assert_string_equal(str(put, "url"), str(gt, "url"));
+
+        json_decref(put);
+        json_decref(update);
+        json_decref(server);
+    }
+
+    json_decref(gs);
+    json_decref(g);
+}
+
+
+static void
+test_errors_and_times(void **state)
+{
+    char     buf[64];
+    json_t  *body, *error;
+
+    (void) state;
+
+    body = fixture("kambrium-error-404.json");
+    error = ngx_http_mcp_map_error(NGX_HTTP_MCP_KAMBRIUM, "kambrium", 8, 404,
+                                   body);
+    assert_string_equal(str(error, "detail"),
+                        "MCP server 123 not found or not accessible");
+    assert_string_equal(str(error, "registry"), "kambrium");
+    assert_int_equal(json_integer_value(json_object_get(error, "status")),
+                     404);
+    json_decref(error);
+    json_decref(body);
+
+    body = json_loads("{\"error\": \"Not Found\", \"message\": \"gone\"}", 0,
+                      NULL);
+    error = ngx_http_mcp_map_error(NGX_HTTP_MCP_GATANA, "g", 1, 404, body);
+    assert_string_equal(str(error, "detail"), "gone");
+    json_decref(error);
+    json_decref(body);
+
+    error = ngx_http_mcp_map_error(NGX_HTTP_MCP_GATANA, "g", 1, 500, NULL);
+    assert_string_equal(str(error, "detail"),
+                        "The registry refused the request.");
+    json_decref(error);
+
+    assert_int_equal(ngx_http_mcp_map_normalize_time(
+                         "2025-06-27T12:30:00+02:00", buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "2025-06-27T10:30:00Z");
+    assert_int_equal(ngx_http_mcp_map_normalize_time(
+                         "2025-12-31T23:30:00.250-01:00", buf, sizeof(buf)),
+                     0);
+    assert_string_equal(buf, "2026-01-01T00:30:00.250Z");
+    assert_int_equal(ngx_http_mcp_map_normalize_time("string", buf,
+                                                     sizeof(buf)), -1);
+    assert_int_equal(ngx_http_mcp_map_normalize_time("2025-06-27T10:30:00",
+                                                     buf, sizeof(buf)), -1);
+    assert_int_equal(ngx_http_mcp_map_normalize_time(
+                         "2025-13-27T10:30:00Z", buf, sizeof(buf)), -1);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_kambrium_data_envelope),
+        cmocka_unit_test(test_kambrium_connection_envelope),
+        cmocka_unit_test(test_barndoor_answer),
+        cmocka_unit_test(test_gatana_answer_without_secrets),
+        cmocka_unit_test(test_unexpected_shapes),
+        cmocka_unit_test(test_native_checks),
+        cmocka_unit_test(test_canonical_updates),
+        cmocka_unit_test(test_round_trips),
+        cmocka_unit_test(test_errors_and_times),
+    };
+
+    return cmocka_run_group_tests_name("ngx_http_mcp_map", tests, NULL, NULL);
+}
