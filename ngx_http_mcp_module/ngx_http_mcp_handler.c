@@ -21,9 +21,6 @@
 #include "ngx_http_mcp_map.h"
 
 
-static void ngx_http_mcp_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mcp_check_body(ngx_http_request_t *r,
-    ngx_http_mcp_ctx_t *ctx, ngx_str_t *detail);
 static void ngx_http_mcp_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mcp_answer(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx);
@@ -49,12 +46,10 @@ static ngx_str_t  ngx_http_mcp_native_type =
 ngx_int_t
 ngx_http_mcp_handler(ngx_http_request_t *r)
 {
-    size_t                     max;
-    ngx_int_t                  rc;
-    ngx_table_elt_t           *h;
-    ngx_http_mcp_ctx_t        *ctx;
-    ngx_http_mcp_loc_conf_t   *mlcf;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_int_t                 rc;
+    ngx_table_elt_t          *h;
+    ngx_http_mcp_ctx_t       *ctx;
+    ngx_http_mcp_loc_conf_t  *mlcf;
 
     if (r != r->main) {
         return NGX_DECLINED;
@@ -121,21 +116,15 @@ ngx_http_mcp_handler(ngx_http_request_t *r)
                                    "use \"application/json\".");
     }
 
-    /*
-     * the body is parsed in memory: it must fit the client body buffer,
-     * a body written to a temporary file would be read back blocking
-     */
+    /* the body is taken in memory by ngx_http_mcp_body.c, never to a file */
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-    max = ngx_min(mlcf->max_body_size, clcf->client_body_buffer_size);
-
-    if (r->headers_in.content_length_n > (off_t) max) {
+    if (r->headers_in.content_length_n > (off_t) mlcf->max_body_size) {
         return ngx_http_mcp_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                    "Request body is larger than %uz bytes.",
-                                   max);
+                                   mlcf->max_body_size);
     }
 
-    r->request_body_in_single_buf = 1;
+    ctx->reading_body = 1;
 
     rc = ngx_http_read_client_request_body(r, ngx_http_mcp_body_handler);
 
@@ -144,178 +133,6 @@ ngx_http_mcp_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
-}
-
-
-static void
-ngx_http_mcp_body_handler(ngx_http_request_t *r)
-{
-    ngx_int_t            rc;
-    ngx_str_t            detail;
-    ngx_http_mcp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
-
-    rc = ngx_http_mcp_check_body(r, ctx, &detail);
-
-    if (rc == NGX_OK) {
-        ngx_http_mcp_next(r, ctx);
-        return;
-    }
-
-    if (rc == NGX_ERROR) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_http_mcp_send_error(r, rc, "%V",
-                                                         &detail));
-}
-
-
-/*
- * Gathers the PUT body into one buffer and checks that it is a JSON
- * object.  Returns NGX_OK, NGX_ERROR, or the status of a client error
- * with "detail" set.
- */
-
-static ngx_int_t
-ngx_http_mcp_check_body(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
-    ngx_str_t *detail)
-{
-    off_t                      len;
-    u_char                    *p;
-    json_t                    *json, *update;
-    ngx_int_t                  vendor;
-    ngx_str_t                  error;
-    ngx_buf_t                 *b;
-    ngx_chain_t               *cl;
-    ngx_http_request_body_t   *rb;
-    ngx_http_mcp_map_err_t     err;
-
-    rb = r->request_body;
-    len = 0;
-
-    if (rb && rb->temp_file) {
-        ngx_str_set(detail, "Request body is too large.");
-        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-    }
-
-    for (cl = rb ? rb->bufs : NULL; cl; cl = cl->next) {
-        if (ngx_buf_size(cl->buf) == 0) {
-            continue;
-        }
-
-        if (!ngx_buf_in_memory(cl->buf)) {
-            ngx_str_set(detail, "Request body is too large.");
-            return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-        }
-
-        len += ngx_buf_size(cl->buf);
-    }
-
-    if (len == 0) {
-        ngx_str_set(detail, "A JSON request body is required.");
-        return NGX_HTTP_BAD_REQUEST;
-    }
-
-    if (rb->bufs->next == NULL) {
-        b = rb->bufs->buf;
-
-    } else {
-        b = ngx_create_temp_buf(r->pool, len);
-        if (b == NULL) {
-            return NGX_ERROR;
-        }
-
-        for (cl = rb->bufs; cl; cl = cl->next) {
-            b->last = ngx_cpymem(b->last, cl->buf->pos, ngx_buf_size(cl->buf));
-        }
-    }
-
-    cl = ngx_alloc_chain_link(r->pool);
-    if (cl == NULL) {
-        return NGX_ERROR;
-    }
-
-    cl->buf = b;
-    cl->next = NULL;
-
-    json = ngx_http_mcp_json_parse(r, cl, &error);
-
-    if (json == NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mcp: request body is not valid JSON: %V", &error);
-
-        detail->data = ngx_pnalloc(r->pool, sizeof("JSON parse error - ") - 1
-                                            + error.len);
-        if (detail->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_cpymem(detail->data, "JSON parse error - ",
-                       sizeof("JSON parse error - ") - 1);
-        p = ngx_cpymem(p, error.data, error.len);
-        detail->len = p - detail->data;
-
-        return NGX_HTTP_BAD_REQUEST;
-    }
-
-    if (!json_is_object(json)) {
-        ngx_str_set(detail, "The request body must be a JSON object.");
-        return NGX_HTTP_BAD_REQUEST;
-    }
-
-    vendor = ctx->route.registry->vendor;
-
-    if (!ctx->route.canonical) {
-
-        /* a native body is forwarded as it came, if the vendor's rules
-         * accept it */
-
-        if (ngx_http_mcp_map_check_native(vendor, json, &err) != 0) {
-            goto invalid;
-        }
-
-        ctx->request_body = b;
-        return NGX_OK;
-    }
-
-    /* a canonical update becomes the vendor's PUT body */
-
-    update = ngx_http_mcp_map_update(vendor, json, &err);
-
-    if (update == NULL) {
-        goto invalid;
-    }
-
-    if (ngx_http_mcp_json_track(r, update) != NGX_OK
-        || ngx_http_mcp_json_dump(r, update, &cl) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ctx->request_body = cl->buf;
-
-    return NGX_OK;
-
-invalid:
-
-    /* the message names fields and rules, never values */
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "mcp: invalid update for registry \"%V\": %s",
-                  &ctx->route.registry->name, err.text);
-
-    detail->len = ngx_strlen(err.text);
-    detail->data = ngx_pnalloc(r->pool, detail->len);
-    if (detail->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(detail->data, err.text, detail->len);
-
-    return NGX_HTTP_BAD_REQUEST;
 }
 
 

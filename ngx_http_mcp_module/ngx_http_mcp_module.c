@@ -225,6 +225,10 @@ ngx_http_mcp_postconfiguration(ngx_conf_t *cf)
         return NGX_OK;
     }
 
+    if (ngx_http_mcp_body_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_mcp_upstream_init(cf);
 }
 

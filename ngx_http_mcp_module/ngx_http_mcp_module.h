@@ -97,7 +97,11 @@ typedef struct {
     /* the answer is in the canonical shape, not the vendor's */
     unsigned                    canonical_view:1;
 
-    ngx_buf_t                  *request_body;   /* a PUT body, in memory */
+    unsigned                    reading_body:1;
+    unsigned                    body_too_large:1;
+
+    ngx_buf_t                  *body;           /* the client's PUT body */
+    ngx_buf_t                  *request_body;   /* the body to forward */
     ngx_http_request_t         *sr;
     ngx_http_mcp_response_t     upstream;
 
@@ -116,6 +120,10 @@ ngx_int_t ngx_http_mcp_cache_lookup(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx);
 ngx_int_t ngx_http_mcp_cache_update(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx);
+
+/* ngx_http_mcp_body.c */
+void ngx_http_mcp_body_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_mcp_body_init(ngx_conf_t *cf);
 
 /* ngx_http_mcp_route.c */
 ngx_int_t ngx_http_mcp_route_parse(ngx_http_request_t *r,

@@ -16,7 +16,7 @@ Control endpoints (never authenticated, never counted):
   GET  /_mock/requests   {"counts": {"METHOD path": n}, "total": n, "last": {...}|null}
   POST /_mock/reset      restore seed state, clear counts and faults -> 200 {}
   GET  /_mock/fault      current fault config (or null)
-  POST /_mock/fault      {"mode": none|latency|status500|nonjson|reset|truncate,
+  POST /_mock/fault      {"mode": none|latency|status500|nonjson|reset|truncate|shape,
                           "delay_ms": int, "count": int, "methods": ["GET", ...]}
   POST /_mock/files      gatana only: {"count": N} -> N generated `files` entries
 """
@@ -38,7 +38,8 @@ JSON = "application/json"
 HTML_BODY = (b"<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
              b"<body><h1>Service temporarily unavailable</h1>"
              b"<p>The upstream is under maintenance.</p></body></html>")
-FAULT_MODES = ("none", "latency", "status500", "nonjson", "reset", "truncate")
+FAULT_MODES = ("none", "latency", "status500", "nonjson", "reset", "truncate",
+               "shape")
 MAX_GENERATED_FILES = 200000          # ~60 MiB of JSON; plenty for size tests
 
 
@@ -596,6 +597,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(*api.server_error(self.command))
             if mode == "nonjson":
                 return self._send(200, HTML_BODY, "text/html; charset=utf-8")
+            if mode == "shape":     # valid JSON, but not the vendor's shape
+                return self._send(200, {"items": [], "next": None})
         status, payload, extra = api.handle(self.command, path, self.headers, raw)
         self._send(status, payload, extra=extra)
 
