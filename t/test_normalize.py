@@ -3,9 +3,10 @@ answers, translated updates, the vendors' own rules on native bodies, bad
 input, bad upstreams, and no secret ever returned or logged."""
 
 import json
+import os
 import re
-import socket
 
+import jsonschema
 import pytest
 import requests
 
@@ -91,8 +92,19 @@ def fresh_legacy(legacy_mock):
     legacy_mock.reset()
 
 
+def schema(name):
+    with open(os.path.join(harness.TOP, "docs", "schemas", name)) as f:
+        return json.load(f)
+
+
+SERVER_SCHEMA = schema("server.schema.json")
+UPDATE_SCHEMA = schema("update.schema.json")
+
+
 def check_server(body, registry, vendor):
-    """what every canonical server object has"""
+    """what every canonical server object has: the documented schema"""
+    jsonschema.validate(body, SERVER_SCHEMA,
+                        format_checker=jsonschema.FormatChecker())
     assert body["id"] == "%s:%s" % (registry, body["vendor_id"])
     assert body["registry"] == registry
     assert body["vendor"] == vendor
@@ -221,10 +233,17 @@ def put(gw, path, auth, body):
                   data=json.dumps(body))
 
 
+def canonical_put(gw, registry, auth, update):
+    """a valid canonical update (by the documented schema), sent"""
+    jsonschema.validate(update, UPDATE_SCHEMA)
+    return put(gw, "/mcp-servers/%s/%s" % (registry, SEED[registry]), auth,
+               update)
+
+
 def test_canonical_put_kambrium(gw, mocks, auth):
-    r = put(gw, "/mcp-servers/kambrium/123", auth,
-            {"enabled": False, "access_type": "write",
-             "auth": {"api_key": SECRETS["kambrium_api_key"]}})
+    r = canonical_put(gw, "kambrium", auth,
+                      {"enabled": False, "access_type": "write",
+                       "auth": {"api_key": SECRETS["kambrium_api_key"]}})
 
     assert r.status_code == 200, r.text
     s = r.json()
@@ -242,12 +261,14 @@ def test_canonical_put_kambrium(gw, mocks, auth):
 
 
 def test_canonical_put_barndoor(gw, mocks, auth):
-    r = put(gw, "/mcp-servers/barndoor/" + SEED["barndoor"], auth,
-            {"name": "Salesforce EU", "auth": {
-                "oauth_client_id": "cid-1",
-                "oauth_client_secret": SECRETS["barndoor_client_secret"]}})
+    r = canonical_put(gw, "barndoor", auth,
+                      {"name": "Salesforce EU", "auth": {
+                          "oauth_client_id": "cid-1",
+                          "oauth_client_secret":
+                              SECRETS["barndoor_client_secret"]}})
 
     assert r.status_code == 200, r.text
+    check_server(r.json(), "barndoor", "barndoor")
     assert r.json()["name"] == "Salesforce EU"
     assert json.loads(mocks["barndoor"].last()["body"]) == {
         "name": "Salesforce EU", "client_id": "cid-1",
@@ -256,7 +277,7 @@ def test_canonical_put_barndoor(gw, mocks, auth):
 
 
 def test_canonical_put_gatana(gw, mocks, auth):
-    r = put(gw, "/mcp-servers/gatana/github-tools", auth, {
+    r = canonical_put(gw, "gatana", auth, {
         "name": "GitHub Tools", "slug": "github-tools",
         "remote": {"type": "sse", "url": "https://mcp.example/sse"},
         "auth": {"method": "api_key", "api_key": SECRETS["gatana_api_key"]},
@@ -266,6 +287,7 @@ def test_canonical_put_gatana(gw, mocks, auth):
 
     assert r.status_code == 200, r.text
     s = r.json()
+    check_server(s, "gatana", "gatana")
     assert s["remote"] == {"type": "sse", "url": "https://mcp.example/sse"}
     assert s["extensions"]["gatana"]["transportHeaderNames"] == ["X-Key"]
 
