@@ -22,8 +22,8 @@ CFLAGS_UNIT := -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
 UNIT_SRCS   := $(SRC)/ngx_http_mcp_id.c $(wildcard $(SRC)/ngx_http_mcp_map*.c)
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 
-.PHONY: all module setup unit integration test demo install uninstall \
-        bench clean
+.PHONY: all module setup unit integration test test-asan test-valgrind \
+        demo install uninstall bench clean
 
 all: module
 
@@ -45,6 +45,17 @@ integration: module
 
 test: setup
 	@$(MAKE) --no-print-directory unit integration
+
+# the integration suite with the module built with AddressSanitizer
+test-asan: setup unit
+	@SANITIZE=address scripts/build
+	cd t && MCP_SANITIZE=address $(PYTHON) -m pytest -p no:cacheprovider -q \
+		$(PYTEST_ARGS)
+
+# the integration suite with nginx under valgrind (slower: a few minutes)
+test-valgrind: setup module
+	cd t && MCP_VALGRIND=1 $(PYTHON) -m pytest -p no:cacheprovider -q \
+		$(PYTEST_ARGS)
 
 demo: setup module
 	@scripts/demo

@@ -324,6 +324,8 @@ ngx_http_mcp_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    ngx_memzero(reg, sizeof(ngx_http_mcp_registry_t));
+
     reg->name = value[1];
     reg->vendor = vendor;
     reg->pass = pass;

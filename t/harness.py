@@ -32,6 +32,22 @@ else:
     MODULE = os.environ.get(
         "MCP_MODULE", os.path.join(BUILD, "ngx_http_mcp_module.so"))
 
+# MCP_SANITIZE=address (make test-asan): the module built with
+# AddressSanitizer, loaded into the same nginx with libasan preloaded;
+# reports go to logs/asan.* in each nginx prefix, and fail the test
+SANITIZE = os.environ.get("MCP_SANITIZE", "")
+
+# MCP_VALGRIND=1 (make test-valgrind): nginx under valgrind's memcheck;
+# its reports go to logs/valgrind.<pid>, and fail the test
+VALGRIND = os.environ.get("MCP_VALGRIND", "") == "1"
+NGINX_ENV = dict(os.environ)
+
+if SANITIZE == "address" and MODULE:
+    MODULE = os.path.join(BUILD, "ngx_http_mcp_module-address.so")
+    NGINX_ENV["LD_PRELOAD"] = subprocess.run(
+        ["gcc", "-print-file-name=libasan.so"], capture_output=True,
+        text=True).stdout.strip()
+
 SEED = {
     "kambrium": "123",
     "barndoor": "123e4567-e89b-12d3-a456-426614174000",
@@ -180,20 +196,37 @@ class Nginx:
             {k: str(v) for k, v in subst.items()})
 
     def cmd(self, *args):
-        return [NGINX, "-p", self.prefix, "-c", self.conf_path] + list(args)
+        cmd = [NGINX, "-p", self.prefix, "-c", self.conf_path] + list(args)
+        if VALGRIND and "-t" not in args:
+            cmd = ["valgrind", "--quiet", "--vgdb=no", "--trace-children=yes",
+                   "--leak-check=full", "--show-leak-kinds=definite",
+                   "--errors-for-leak-kinds=definite",
+                   "--suppressions=" + os.path.join(TOP, "t", "valgrind.supp"),
+                   "--error-limit=no", "--num-callers=30",
+                   "--log-file=" + self.path("logs/valgrind.%p")] + cmd
+        return cmd
+
+    def env(self):
+        env = dict(NGINX_ENV)
+        if SANITIZE:
+            env["ASAN_OPTIONS"] = ("detect_leaks=0:abort_on_error=0:"
+                                   "log_path=" + self.path("logs/asan"))
+        return env
 
     def test_config(self):
         """nginx -t: (returncode, output)"""
-        p = subprocess.run(self.cmd("-t"), capture_output=True, text=True)
+        p = subprocess.run(self.cmd("-t"), capture_output=True, text=True,
+                           env=self.env())
         return p.returncode, p.stdout + p.stderr
 
     def start(self):
         self.proc = subprocess.Popen(self.cmd("-g", "daemon off;"),
                                      stdout=subprocess.DEVNULL,
                                      stderr=open(self.path("logs/stderr.log"),
-                                                 "w"))
+                                                 "w"),
+                                     env=self.env())
         try:
-            wait_port(self.port, self.proc)
+            wait_port(self.port, self.proc, timeout=60 if VALGRIND else 10)
         except RuntimeError:
             raise RuntimeError("nginx did not start:\n" + self.error_log())
         return self
@@ -209,11 +242,17 @@ class Nginx:
         return os.path.join(self.prefix, rel)
 
     def error_log(self):
-        try:
-            with open(self.path("logs/error.log"), errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        """the error log, and any sanitizer report"""
+        text = ""
+        logs = sorted(os.listdir(self.path("logs")))
+        for name in ["error.log"] + [n for n in logs
+                                     if n.startswith(("asan", "valgrind"))]:
+            try:
+                with open(self.path("logs/" + name), errors="replace") as f:
+                    text += f.read()
+            except FileNotFoundError:
+                pass
+        return text
 
     def worker_pids(self):
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)],
@@ -242,7 +281,9 @@ def alerts(log):
     """error log lines that must never appear: crashes and leaks"""
     return [l for l in log.splitlines()
             if re.search(r"\[(alert|emerg|crit)\]|exited on signal|core dumped"
-                         r"|AddressSanitizer|LeakSanitizer", l)]
+                         r"|AddressSanitizer|LeakSanitizer"
+                         r"|==\d+== (Invalid|Conditional|Use of uninit"
+                         r"|Syscall param|Mismatched|.*definitely lost)", l)]
 
 
 if __name__ == "__main__":
