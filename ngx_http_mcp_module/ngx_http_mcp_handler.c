@@ -231,7 +231,8 @@ ngx_http_mcp_next(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 static void
 ngx_http_mcp_resume(ngx_http_request_t *r)
 {
-    ngx_http_mcp_ctx_t  *ctx;
+    ngx_http_mcp_ctx_t        *ctx;
+    ngx_http_core_loc_conf_t  *clcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
 
@@ -242,6 +243,14 @@ ngx_http_mcp_resume(ngx_http_request_t *r)
     }
 
     r->write_event_handler = ngx_http_request_empty_handler;
+
+    /*
+     * the subrequest switched the connection's log to its location's
+     * error_log: what the module logs now belongs to this location
+     */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    ngx_set_connection_log(r->connection, clcf->error_log);
 
     ngx_http_mcp_next(r, ctx);
 }
@@ -382,8 +391,9 @@ ngx_http_mcp_bad_gateway(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
     if (!reg->failing) {
         reg->failing = 1;
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "mcp: registry \"%V\" %s (status %ui)",
-                      &reg->name, why, ctx->upstream.status);
+                      "mcp: registry \"%V\" %s (status %ui, peer %V), not "
+                      "logged again until it answers", &reg->name, why,
+                      ctx->upstream.status, &ctx->upstream.peer);
 
     } else {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

@@ -66,6 +66,7 @@ typedef struct {
     ngx_uint_t                  from_upstream;  /* the vendor answered */
     off_t                       content_length; /* -1 when not announced */
     ngx_str_t                   content_type;
+    ngx_str_t                   peer;           /* the upstream server */
 
     ngx_chain_t                *body;
     ngx_chain_t               **last;

@@ -173,6 +173,10 @@ ngx_http_mcp_header_filter(ngx_http_request_t *r)
 
     res->from_upstream = r->upstream && r->upstream->headers_in.status_n;
 
+    if (r->upstream && r->upstream->peer.name) {
+        res->peer = *r->upstream->peer.name;
+    }
+
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mcp upstream header: status:%ui length:%O vendor:%ui",
                    res->status, res->content_length, res->from_upstream);
