@@ -260,6 +260,24 @@ def test_canonical_put_kambrium(gw, mocks, auth):
     no_secret(r.text)
 
 
+def test_canonical_put_kambrium_connection_envelope(gw, legacy_mock, auth):
+    update = {"name": "Pipedrive EU", "description": "EU tenant",
+              "extensions": {"kambrium": {"config": {"region": "eu"}}}}
+    jsonschema.validate(update, UPDATE_SCHEMA)
+
+    r = put(gw, "/mcp-servers/kambrium-legacy/123", auth, update)
+
+    assert r.status_code == 200, r.text
+    s = r.json()
+    check_server(s, "kambrium-legacy", "kambrium")
+    assert s["name"] == "Pipedrive EU"
+    assert s["description"] == "EU tenant"
+    assert s["extensions"]["kambrium"]["config"] == {"region": "eu"}
+    assert json.loads(legacy_mock.last()["body"]) == {
+        "name": "Pipedrive EU", "description": "EU tenant",
+        "config": {"region": "eu"}}
+
+
 def test_canonical_put_barndoor(gw, mocks, auth):
     r = canonical_put(gw, "barndoor", auth,
                       {"name": "Salesforce EU", "auth": {

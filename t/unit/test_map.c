@@ -612,7 +612,15 @@ static void
 test_errors_and_times(void **state)
 {
     char     buf[64];
+    size_t   i;
     json_t  *body, *error;
+
+    static const char *const  errors[] = {
+        "kambrium-error-400.json", "kambrium-error-401.json",
+        "kambrium-error-403-get.json", "kambrium-error-403-put.json",
+        "kambrium-error-404.json", "kambrium-error-500-get.json",
+        "kambrium-error-500-put.json"
+    };
 
     (void) state;
 
@@ -626,6 +634,17 @@ test_errors_and_times(void **state)
                      404);
     json_decref(error);
     json_decref(body);
+
+    /* every error body of the vendor's docs keeps its message */
+
+    for (i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
+        body = fixture(errors[i]);
+        error = ngx_http_mcp_map_error(NGX_HTTP_MCP_KAMBRIUM, "kambrium", 8,
+                                       400, body);
+        assert_string_equal(str(error, "detail"), str(body, "detail"));
+        json_decref(error);
+        json_decref(body);
+    }
 
     body = json_loads("{\"error\": \"Not Found\", \"message\": \"gone\"}", 0,
                       NULL);
