@@ -5,7 +5,8 @@
  * The content handler of "mcp_pass" and "mcp_canonical" locations:
  *
  *   route   the URI names a registry and a server id (404 if it does not);
- *   body    a PUT body is read into memory and checked;
+ *   body    a PUT body is taken into memory, checked and, on the
+ *           canonical route, translated (ngx_http_mcp_body.c);
  *   lookup  a GET may be answered from the cache (ngx_http_mcp_cache.c);
  *   fetch   a subrequest to the registry's internal location does the HTTP
  *           (ngx_http_mcp_upstream.c), its answer is captured;
@@ -86,11 +87,6 @@ ngx_http_mcp_handler(ngx_http_request_t *r)
     }
 
     if (rc != NGX_OK) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
         return ngx_http_mcp_not_found(r, ctx);
     }
 
