@@ -70,6 +70,7 @@ typedef struct {
 
     ngx_chain_t                *body;
     ngx_chain_t               **last;
+    ngx_buf_t                  *last_buf;       /* the one being filled */
     size_t                      size;
 
     unsigned                    header:1;       /* header filter ran */

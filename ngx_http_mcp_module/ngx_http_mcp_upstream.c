@@ -28,6 +28,9 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 static ngx_str_t  ngx_http_mcp_put_method = ngx_string("PUT");
 
 
+#define NGX_HTTP_MCP_CAPTURE_MIN  16384
+
+
 /*
  * Starts the subrequest "<pass><vendor path><id>[?args]" for the route of
  * ctx; a PUT carries ctx->request_body.  The parent is woken up through
@@ -188,9 +191,9 @@ ngx_http_mcp_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mcp_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    size_t                    size;
-    ngx_buf_t                *b;
-    ngx_chain_t              *cl;
+    size_t                    size, want;
+    ngx_buf_t                *b, *nb;
+    ngx_chain_t              *cl, *in_cl;
     ngx_http_mcp_ctx_t       *ctx;
     ngx_http_mcp_response_t  *res;
     ngx_http_mcp_loc_conf_t  *mlcf;
@@ -204,8 +207,8 @@ ngx_http_mcp_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     res = &ctx->upstream;
     mlcf = ngx_http_get_module_loc_conf(r->parent, ngx_http_mcp_module);
 
-    for (cl = in; cl; cl = cl->next) {
-        b = cl->buf;
+    for (in_cl = in; in_cl; in_cl = in_cl->next) {
+        b = in_cl->buf;
 
         if (b->last_buf || b->last_in_chain) {
             res->eof = 1;
@@ -234,22 +237,42 @@ ngx_http_mcp_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             continue;
         }
 
-        /* copy: the upstream reuses its buffers once they are consumed */
+        /*
+         * copy: the upstream reuses its buffers once they are consumed.
+         * The copies go into as few buffers as possible: one of the
+         * announced length, or ones of at least 16k when none is.
+         */
 
-        *res->last = ngx_alloc_chain_link(r->pool);
-        if (*res->last == NULL) {
-            return NGX_ERROR;
+        nb = res->last_buf;
+
+        if (nb == NULL || (size_t) (nb->end - nb->last) < size) {
+            want = ngx_max(size, NGX_HTTP_MCP_CAPTURE_MIN);
+
+            if (res->content_length > (off_t) res->size) {
+                want = ngx_max(size,
+                               (size_t) (res->content_length - res->size));
+            }
+
+            want = ngx_min(want, mlcf->upstream_max_body_size - res->size);
+
+            cl = ngx_alloc_chain_link(r->pool);
+            if (cl == NULL) {
+                return NGX_ERROR;
+            }
+
+            nb = ngx_create_temp_buf(r->pool, want);
+            if (nb == NULL) {
+                return NGX_ERROR;
+            }
+
+            cl->buf = nb;
+            cl->next = NULL;
+            *res->last = cl;
+            res->last = &cl->next;
+            res->last_buf = nb;
         }
 
-        (*res->last)->buf = ngx_create_temp_buf(r->pool, size);
-        if ((*res->last)->buf == NULL) {
-            return NGX_ERROR;
-        }
-
-        (*res->last)->buf->last = ngx_cpymem((*res->last)->buf->pos,
-                                             b->pos, size);
-        (*res->last)->next = NULL;
-        res->last = &(*res->last)->next;
+        nb->last = ngx_cpymem(nb->last, b->pos, size);
 
         res->size += size;
         b->pos = b->last;
