@@ -17,6 +17,9 @@ typedef struct {
 } ngx_http_mcp_json_reader_t;
 
 
+#define NGX_HTTP_MCP_JSON_DUMP_MIN  512
+
+
 static size_t ngx_http_mcp_json_read(void *buffer, size_t buflen, void *data);
 static void ngx_http_mcp_json_cleanup(void *data);
 
@@ -45,11 +48,17 @@ ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
         return NULL;
     }
 
-    reader.cl = in;
-    reader.pos = in ? in->buf->pos : NULL;
+    if (in && in->next == NULL) {
+        json = json_loadb((char *) in->buf->pos, in->buf->last - in->buf->pos,
+                          JSON_REJECT_DUPLICATES, &err);
 
-    json = json_load_callback(ngx_http_mcp_json_read, &reader,
-                              JSON_REJECT_DUPLICATES, &err);
+    } else {
+        reader.cl = in;
+        reader.pos = in ? in->buf->pos : NULL;
+
+        json = json_load_callback(ngx_http_mcp_json_read, &reader,
+                                  JSON_REJECT_DUPLICATES, &err);
+    }
     if (json == NULL) {
 
         /*
@@ -136,30 +145,46 @@ ngx_http_mcp_json_cleanup(void *data)
 }
 
 
-/* serializes "json" compactly into a new pool buffer */
+/*
+ * Serializes "json" compactly into a new pool buffer, in one pass when
+ * "hint" (the size it is expected to take, 0 if unknown) is large enough:
+ * jansson says how much it needed, and a second pass happens only if the
+ * guess was short.
+ */
 
 ngx_int_t
-ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json, ngx_chain_t **out)
+ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json, size_t hint,
+    ngx_chain_t **out)
 {
-    size_t        size;
+    size_t        size, need;
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
-    size = json_dumpb(json, NULL, 0, JSON_COMPACT);
-    if (size == 0) {
-        return NGX_ERROR;
+    size = ngx_max(hint, NGX_HTTP_MCP_JSON_DUMP_MIN);
+
+    for ( ;; ) {
+        b = ngx_create_temp_buf(r->pool, size);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        need = json_dumpb(json, (char *) b->pos, size, JSON_COMPACT);
+
+        if (need == 0) {
+            return NGX_ERROR;
+        }
+
+        if (need <= size) {
+            break;
+        }
+
+        /* too short a guess: the buffer goes back to the pool if it can */
+
+        ngx_pfree(r->pool, b->start);
+        size = need;
     }
 
-    b = ngx_create_temp_buf(r->pool, size);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (json_dumpb(json, (char *) b->pos, size, JSON_COMPACT) != size) {
-        return NGX_ERROR;
-    }
-
-    b->last = b->pos + size;
+    b->last = b->pos + need;
 
     cl = ngx_alloc_chain_link(r->pool);
     if (cl == NULL) {

@@ -618,6 +618,23 @@ ngx_http_mcp_map_scrub(json_t *json)
  * Returns 0, or -1 if "in" is not an RFC 3339 date-time.
  */
 
+static int
+ngx_http_mcp_map_digits(const char *p, int n)
+{
+    int  v;
+
+    for (v = 0; n; n--, p++) {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+
+        v = v * 10 + (*p - '0');
+    }
+
+    return v;
+}
+
+
 int
 ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
 {
@@ -630,18 +647,26 @@ ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
 
     memset(&tm, 0, sizeof(struct tm));
 
-    n = 0;
-    if (sscanf(in, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &tm.tm_year,
-               &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-               &n) != 6
-        || n != 19)
+    /* YYYY-MM-DDTHH:MM:SS */
+
+    if (strlen(in) < 20 || in[4] != '-' || in[7] != '-'
+        || (in[10] != 'T' && in[10] != 't' && in[10] != ' ')
+        || in[13] != ':' || in[16] != ':')
     {
         return -1;
     }
 
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1
-        || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59
-        || tm.tm_sec > 60)
+    tm.tm_year = ngx_http_mcp_map_digits(in, 4);
+    tm.tm_mon = ngx_http_mcp_map_digits(in + 5, 2);
+    tm.tm_mday = ngx_http_mcp_map_digits(in + 8, 2);
+    tm.tm_hour = ngx_http_mcp_map_digits(in + 11, 2);
+    tm.tm_min = ngx_http_mcp_map_digits(in + 14, 2);
+    tm.tm_sec = ngx_http_mcp_map_digits(in + 17, 2);
+
+    if (tm.tm_year < 0 || tm.tm_mon < 1 || tm.tm_mon > 12
+        || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0
+        || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59
+        || tm.tm_sec < 0 || tm.tm_sec > 60)
     {
         return -1;
     }
