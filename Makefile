@@ -19,7 +19,8 @@ CFLAGS_UNIT := -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
                -fno-omit-frame-pointer -I$(SRC)
 
 # the pure C parts of the module (no nginx types) and their unit tests
-UNIT_SRCS   := $(SRC)/ngx_http_mcp_id.c $(wildcard $(SRC)/ngx_http_mcp_map*.c)
+UNIT_SRCS   := $(SRC)/ngx_http_mcp_id.c $(wildcard $(SRC)/ngx_http_mcp_map*.c) \
+               $(SRC)/ngx_http_mcp_jwt.c
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 
 .PHONY: all module setup unit integration test test-asan test-valgrind \
@@ -35,7 +36,7 @@ module:
 
 $(BUILD)/unit/%: t/unit/%.c $(UNIT_SRCS) $(wildcard $(SRC)/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_UNIT) -o $@ $< $(UNIT_SRCS) -ljansson -lcmocka
+	$(CC) $(CFLAGS_UNIT) -o $@ $< $(UNIT_SRCS) -ljansson -lcrypto -lcmocka
 
 unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do $$t || exit 1; done

@@ -3,9 +3,15 @@
 import os
 
 import pytest
+import redis
 
 import harness
+import tokens
 from harness import Mock, Nginx, Redis
+
+# the Redis of the demo configuration's cache (${REDIS_PORT}): one for the
+# session, emptied before every test
+GATEWAY_REDIS = None
 
 
 @pytest.fixture(scope="session")
@@ -13,13 +19,25 @@ def workdir(tmp_path_factory):
     return str(tmp_path_factory.mktemp("mcp"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def demo_keys(workdir):
+    """The demo's keys (${MCP_DEMO_KEYS}), made for this session."""
+    keys = tokens.Keys(os.path.join(workdir, "keys"))
+    harness.DEMO_KEYS = keys.dir
+    return keys
+
+
 @pytest.fixture(scope="session")
 def mocks(workdir):
-    """The three mock registries, started once for the session."""
+    """The three mock registries, started once for the session.  Each
+    accepts only the gateway's credential for it: what reaches them proves
+    the caller's token never does."""
     started = {}
     try:
         for vendor in ("kambrium", "barndoor", "gatana"):
-            started[vendor] = Mock(vendor, workdir)
+            started[vendor] = Mock(
+                vendor, workdir,
+                expect_token=harness.SERVICE_CREDENTIAL[vendor])
         yield started
     finally:
         for m in started.values():
@@ -35,10 +53,31 @@ def fresh_mocks(request):
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gateway_redis(workdir):
+    """The redis-server of the demo configuration's cache."""
+    global GATEWAY_REDIS
+    GATEWAY_REDIS = Redis(workdir)
+    yield GATEWAY_REDIS
+    GATEWAY_REDIS.stop()
+    GATEWAY_REDIS = None
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(gateway_redis):
+    """Every test starts with an empty cache: what a test asks the demo
+    configuration is answered by the registries first."""
+    client = redis.Redis(port=gateway_redis.port)
+    client.flushall()
+    client.close()
+    yield
+
+
 def gateway_subst(mocks):
     return dict(KAMBRIUM_PORT=mocks["kambrium"].port,
                 BARNDOOR_PORT=mocks["barndoor"].port,
-                GATANA_PORT=mocks["gatana"].port)
+                GATANA_PORT=mocks["gatana"].port,
+                REDIS_PORT=GATEWAY_REDIS.port)
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +119,7 @@ def redis_server(workdir):
 
 
 @pytest.fixture
-def auth():
-    """Request headers a client of the gateway sends."""
-    return {"Authorization": "Bearer test-token"}
+def auth(demo_keys):
+    """Request headers a client of the gateway sends: a fresh RS256 token
+    of the demo's issuer with mgmt.read and mgmt.write."""
+    return tokens.bearer(tokens.mint(demo_keys))

@@ -61,6 +61,18 @@ UPSTREAM = {
     "gatana": "/api/v1/mcp-servers/",
 }
 
+# what the gateway sends each vendor as its own credential (the demo's
+# proxy_set_header Authorization); the mocks accept nothing else
+SERVICE_CREDENTIAL = {
+    "kambrium": "demo-kambrium-credential",
+    "barndoor": "demo-barndoor-credential",
+    "gatana": "demo-gatana-credential",
+}
+
+# the directory of the demo's keys (${MCP_DEMO_KEYS}), made once per
+# session by t/conftest.py
+DEMO_KEYS = None
+
 # the gateway's drop-in routes for them (docs/examples/demo.conf)
 NATIVE = {
     "kambrium": "/kambrium/api/v1/mcp-servers/",
@@ -143,12 +155,15 @@ class Mock:
 
 
 class Redis:
-    """A redis-server of its own: own dir, no persistence, loopback."""
+    """A redis-server of its own: own dir, no persistence, loopback.
 
-    def __init__(self, workdir, port=None):
+    "args" are more redis-server options, e.g. ["--requirepass", "pw"]."""
+
+    def __init__(self, workdir, port=None, args=()):
         self.port = port or free_port()
         self.dir = os.path.join(workdir, "redis-%d" % self.port)
         os.makedirs(self.dir, exist_ok=True)
+        self.args = list(args)
         self.proc = None
         self.start()
 
@@ -157,7 +172,7 @@ class Redis:
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
              "--dir", self.dir, "--save", "", "--appendonly", "no",
              "--daemonize", "no", "--logfile",
-             os.path.join(self.dir, "redis.log")],
+             os.path.join(self.dir, "redis.log")] + self.args,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port, self.proc)
 
@@ -169,7 +184,8 @@ class Nginx:
     """nginx with the module, in a prefix dir of its own.
 
     "conf" is a whole nginx.conf; ${MCP_MODULE}, ${MCP_PREFIX},
-    ${MCP_LOG_LEVEL} and any keyword given are substituted, like the demo.
+    ${MCP_LOG_LEVEL}, ${MCP_DEMO_KEYS} and any keyword given are
+    substituted, like the demo.
     """
 
     def __init__(self, workdir, conf, name="nginx", **subst):
@@ -181,6 +197,8 @@ class Nginx:
         subst.setdefault("MCP_PREFIX", self.prefix)
         subst.setdefault("MCP_LOG_LEVEL", "info")
         subst.setdefault("MCP_MODULE", MODULE or "")
+        if DEMO_KEYS:
+            subst.setdefault("MCP_DEMO_KEYS", DEMO_KEYS)
         self.conf = self.render(conf, subst)
         self.conf_path = os.path.join(self.prefix, "conf", "nginx.conf")
         with open(self.conf_path, "w") as f:

@@ -1,0 +1,92 @@
+
+/*
+ * Copyright (C) ngx_http_mcp_module authors
+ *
+ * One asynchronous Redis connection per worker: hiredis's async API driven
+ * by nginx's event loop and timers (ngx_http_mcp_redis.c).
+ */
+
+
+#ifndef _NGX_HTTP_MCP_REDIS_H_INCLUDED_
+#define _NGX_HTTP_MCP_REDIS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_sha1.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+
+/* the most arguments a command takes, the command name included */
+#define NGX_HTTP_MCP_REDIS_MAX_ARGS  16
+
+
+typedef struct ngx_http_mcp_redis_s      ngx_http_mcp_redis_t;
+typedef struct ngx_http_mcp_redis_cmd_s  ngx_http_mcp_redis_cmd_t;
+
+
+/*
+ * Called with the reply of a command, or with NULL when the command
+ * failed: Redis unreachable, too slow, or answering an error.  The reply
+ * is freed when the handler returns.
+ */
+
+typedef void (*ngx_http_mcp_redis_handler_pt)(void *data, redisReply *reply);
+
+/* called when the connection is ready for commands (again) */
+
+typedef void (*ngx_http_mcp_redis_ready_pt)(ngx_http_mcp_redis_t *rds,
+    void *data);
+
+
+/* where and how to connect: set at configuration time */
+
+typedef struct {
+    ngx_str_t                       name;       /* for logs */
+    ngx_str_t                       host;       /* numeric, null-terminated */
+    in_port_t                       port;
+    ngx_str_t                       path;       /* unix socket, terminated */
+    ngx_uint_t                      db;
+    ngx_str_t                       user;
+    ngx_str_t                       password;   /* never logged */
+    ngx_msec_t                      connect_timeout;
+    ngx_msec_t                      timeout;
+} ngx_http_mcp_redis_conf_t;
+
+
+typedef struct {
+    ngx_str_t                       text;
+    u_char                          sha1[40];
+} ngx_http_mcp_redis_script_t;
+
+
+ngx_http_mcp_redis_t *ngx_http_mcp_redis_create(ngx_cycle_t *cycle,
+    ngx_http_mcp_redis_conf_t *conf, ngx_http_mcp_redis_ready_pt ready,
+    void *data);
+void ngx_http_mcp_redis_destroy(ngx_http_mcp_redis_t *rds);
+
+ngx_uint_t ngx_http_mcp_redis_ready(ngx_http_mcp_redis_t *rds);
+
+void ngx_http_mcp_redis_script_init(ngx_http_mcp_redis_script_t *script);
+
+/*
+ * Sends EVALSHA (EVAL when Redis does not know the script yet) with
+ * "nkeys" keys followed by the other arguments, all in "args".  Returns
+ * NULL when the command could not be sent (the handler is not called).
+ * "args" must stay valid until the handler is called or the command is
+ * cancelled.
+ */
+
+ngx_http_mcp_redis_cmd_t *ngx_http_mcp_redis_eval(ngx_http_mcp_redis_t *rds,
+    ngx_http_mcp_redis_script_t *script, ngx_uint_t nkeys, ngx_uint_t nargs,
+    ngx_str_t *args, ngx_http_mcp_redis_handler_pt handler, void *data);
+
+/* the handler will not be called: its data may go away */
+
+void ngx_http_mcp_redis_cancel(ngx_http_mcp_redis_cmd_t *cmd);
+
+
+#endif /* _NGX_HTTP_MCP_REDIS_H_INCLUDED_ */
