@@ -227,8 +227,7 @@ ngx_http_mcp_next(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 static void
 ngx_http_mcp_resume(ngx_http_request_t *r)
 {
-    ngx_http_mcp_ctx_t        *ctx;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_mcp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
 
@@ -240,13 +239,7 @@ ngx_http_mcp_resume(ngx_http_request_t *r)
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
-    /*
-     * the subrequest switched the connection's log to its location's
-     * error_log: what the module logs now belongs to this location
-     */
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-    ngx_set_connection_log(r->connection, clcf->error_log);
+    ngx_http_mcp_upstream_finish(r, ctx);
 
     ngx_http_mcp_next(r, ctx);
 }

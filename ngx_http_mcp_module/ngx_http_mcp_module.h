@@ -106,6 +106,7 @@ typedef struct {
     ngx_buf_t                  *request_body;   /* the body to forward */
     ngx_http_request_t         *sr;
     ngx_http_mcp_response_t     upstream;
+    ngx_uint_t                  log_level;      /* to restore, if raised */
 
     /* the client's answer */
     ngx_uint_t                  status;
@@ -135,6 +136,8 @@ ngx_http_mcp_registry_t *ngx_http_mcp_registry_find(
 
 /* ngx_http_mcp_upstream.c */
 ngx_int_t ngx_http_mcp_upstream_start(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx);
+void ngx_http_mcp_upstream_finish(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx);
 ngx_int_t ngx_http_mcp_upstream_init(ngx_conf_t *cf);
 

@@ -42,6 +42,7 @@ ngx_http_mcp_upstream_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 {
     u_char                       *p;
     size_t                        len;
+    ngx_log_t                    *log;
     ngx_str_t                     uri;
     const char                   *path;
     ngx_chain_t                  *cl;
@@ -122,7 +123,36 @@ ngx_http_mcp_upstream_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
                    "mcp upstream subrequest \"%V\" %V",
                    &uri, &sr->method_name);
 
+    /*
+     * While the registry is known to be failing (the module logged it),
+     * nginx's own error for every further failed request is not logged:
+     * a subrequest logs through the connection's log, at the level of the
+     * main request's location, so that level is raised to "crit" until
+     * the subrequest is done.  Never at debug level.
+     */
+
+    log = r->connection->log;
+
+    if (reg->failing && log->log_level < NGX_LOG_DEBUG
+        && log->log_level > NGX_LOG_CRIT)
+    {
+        ctx->log_level = log->log_level;
+        log->log_level = NGX_LOG_CRIT;
+    }
+
     return NGX_OK;
+}
+
+
+/* the subrequest is done: the connection's log level comes back */
+
+void
+ngx_http_mcp_upstream_finish(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
+{
+    if (ctx->log_level) {
+        r->connection->log->log_level = ctx->log_level;
+        ctx->log_level = 0;
+    }
 }
 
 
