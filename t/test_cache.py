@@ -275,7 +275,7 @@ def test_a_head_miss_stores_the_whole_answer(cache_gw, mocks, demo_keys):
     assert fetches(mocks, "gatana") == 1
 
 
-def test_views_and_routes_are_separate_entries(cache_gw, mocks, demo_keys):
+def test_each_view_is_an_entry_of_its_own(cache_gw, mocks, demo_keys):
     ngx = cache_gw()
     alice = token(demo_keys)
     paths = [(native("barndoor"), {}),
@@ -680,7 +680,7 @@ def test_a_lock_holder_that_takes_too_long(cache_gw, mocks, demo_keys):
     """waiters give up after mcp_cache_lock_timeout and fetch themselves"""
     ngx = cache_gw(server="mcp_cache_lock_timeout %s;" % ms(300))
     alice = token(demo_keys)
-    mocks["gatana"].fault("latency", delay_ms=1000 * SLOW, methods=["GET"],
+    mocks["gatana"].fault("latency", delay_ms=1000 * RACE, methods=["GET"],
                           count=1)
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
