@@ -65,6 +65,9 @@ ngx_http_mcp_handler(ngx_http_request_t *r)
         }
 
         h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
         ngx_str_set(&h->key, "Allow");
         h->value = ngx_http_mcp_allow;
 

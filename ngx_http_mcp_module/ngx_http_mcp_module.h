@@ -118,7 +118,12 @@ typedef struct {
 ngx_int_t ngx_http_mcp_handler(ngx_http_request_t *r);
 void ngx_http_mcp_next(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx);
 
-/* ngx_http_mcp_cache.c */
+/*
+ * ngx_http_mcp_cache.c: the phase machine's cache steps.  A step that
+ * answers NGX_AGAIN calls ngx_http_mcp_next() itself when Redis replies;
+ * an asynchronous hit sets ctx->status, ctx->out and
+ * ctx->phase = NGX_HTTP_MCP_PHASE_SEND first.
+ */
 ngx_int_t ngx_http_mcp_cache_lookup(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx);
 ngx_int_t ngx_http_mcp_cache_update(ngx_http_request_t *r,
