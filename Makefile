@@ -36,7 +36,7 @@ module:
 
 $(BUILD)/unit/%: t/unit/%.c $(UNIT_SRCS) $(wildcard $(SRC)/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_UNIT) -o $@ $< $(UNIT_SRCS) -ljansson -lcrypto -lcmocka
+	$(CC) $(CFLAGS_UNIT) -o $@ $< $(UNIT_SRCS) -ljansson -ljwt -lcrypto -lcmocka
 
 unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do $$t || exit 1; done

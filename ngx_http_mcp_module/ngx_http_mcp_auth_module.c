@@ -640,7 +640,8 @@ ngx_http_mcp_auth_verify(ngx_http_request_t *r,
     }
 
     if (claims == NULL) {
-        scratch = ngx_pnalloc(r->pool, token->len);
+        scratch = ngx_pnalloc(r->pool,
+                              NGX_HTTP_MCP_JWT_SCRATCH_SIZE(token->len));
         if (scratch == NULL) {
             return NGX_HTTP_MCP_JWT_ERR_INTERNAL;
         }

@@ -5,9 +5,10 @@
  * Key files, read at configuration time (so "nginx -s reload" reads them
  * again): a JWK Set (RFC 7517; RSA and EC keys), PEM public keys or
  * certificates (RSA, EC), or an HMAC secret.  Keys become OpenSSL
- * EVP_PKEYs once, here, not for every token.  The type of a file is
- * always given, never guessed: a PEM file read as an HMAC secret is the
- * algorithm confusion attack.
+ * EVP_PKEYs once, here, and so does the PEM of each public key that
+ * libjwt's jwt_decode() is given (ngx_http_mcp_jwt.c), not for every
+ * token.  The type of a file is always given, never guessed: a PEM file
+ * read as an HMAC secret is the algorithm confusion attack.
  */
 
 
@@ -45,6 +46,8 @@ static ngx_int_t ngx_http_mcp_jwk_hmac(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *data, ngx_array_t *keys);
 static ngx_http_mcp_jwt_key_t *ngx_http_mcp_jwk_key(ngx_conf_t *cf,
     ngx_str_t *file, EVP_PKEY *pkey, const char *kid, int alg);
+static ngx_int_t ngx_http_mcp_jwk_export(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_http_mcp_jwt_key_t *key);
 static void ngx_http_mcp_jwk_cleanup_pkey(void *data);
 static void ngx_http_mcp_jwk_cleanup_secret(void *data);
 
@@ -916,6 +919,10 @@ ngx_http_mcp_jwk_key(ngx_conf_t *cf, ngx_str_t *file, EVP_PKEY *pkey,
         key->algs = NGX_HTTP_MCP_JWT_ALG_BIT(alg);
     }
 
+    if (ngx_http_mcp_jwk_export(cf, file, key) != NGX_OK) {
+        return NULL;
+    }
+
     if (kid) {
         key->kid_len = ngx_strlen(kid);
 
@@ -929,6 +936,79 @@ ngx_http_mcp_jwk_key(ngx_conf_t *cf, ngx_str_t *file, EVP_PKEY *pkey,
     }
 
     return key;
+}
+
+
+/*
+ * The PEM (SubjectPublicKeyInfo) of the key, NUL-terminated, for libjwt's
+ * jwt_decode(), which reads it with PEM_read_bio_PUBKEY() for every token:
+ * it must read back as the very key checked here (size, curve, point).
+ * The EVP_PKEY stays: it verifies the tokens libjwt 1.10 refuses (a "typ"
+ * other than "JWT").
+ */
+
+static ngx_int_t
+ngx_http_mcp_jwk_export(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_http_mcp_jwt_key_t *key)
+{
+    BIO        *bio;
+    char       *data;
+    long        len;
+    u_char     *pem;
+    EVP_PKEY   *back;
+    ngx_int_t   rc;
+
+    rc = NGX_ERROR;
+    pem = NULL;
+    back = NULL;
+
+    bio = BIO_new(BIO_s_mem());
+
+    if (bio == NULL || PEM_write_bio_PUBKEY(bio, key->pkey) != 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "PEM_write_bio_PUBKEY() failed for a key in "
+                           "\"%V\"", file);
+        goto done;
+    }
+
+    len = BIO_get_mem_data(bio, &data);
+
+    if (len > 0 && len < 65536) {
+        pem = ngx_pnalloc(cf->pool, (size_t) len + 1);
+        if (pem == NULL) {
+            goto done;
+        }
+
+        ngx_memcpy(pem, data, (size_t) len);
+        pem[len] = '\0';
+
+        BIO_free(bio);
+
+        bio = BIO_new_mem_buf(pem, (int) len);
+        if (bio != NULL) {
+            back = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        }
+    }
+
+    if (back == NULL || EVP_PKEY_eq(back, key->pkey) != 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the PEM of a key in \"%V\" does not read back "
+                           "as the key", file);
+        goto done;
+    }
+
+    key->pem = pem;
+    key->pem_len = (size_t) len;
+
+    rc = NGX_OK;
+
+done:
+
+    EVP_PKEY_free(back);
+    BIO_free(bio);
+    ERR_clear_error();
+
+    return rc;
 }
 
 

@@ -2,11 +2,15 @@
 /*
  * Copyright (C) ngx_http_mcp_module authors
  *
- * JWT verification (RFC 7519, RFC 7515, RFC 7518), in this order:
+ * JWT verification (RFC 7519, RFC 7515, RFC 7518) in three layers: our own
+ * checks, then libjwt's signature check with the one key they chose, then
+ * our claim checks.  In this order:
  *
+ *   ours, before libjwt sees anything:
  *   1. size: at most the location's maximum;
- *   2. shape: three non-empty segments of base64url characters;
- *   3. base64url: strict, each segment;
+ *   2. shape: three non-empty segments of base64url characters (no NUL,
+ *      space, control character, padding, "+" or "/");
+ *   3. base64url: strict, each segment (one encoding per token);
  *   4. header: a JSON object (no duplicate members) with a string "alg",
  *      no "crit" and no "cty", a "typ" of a JWT if any, a string "kid" if
  *      any; embedded keys ("jwk", "jku", "x5c", "x5u") are never used;
@@ -15,21 +19,61 @@
  *      (PEM, HMAC): a kid that names no key never falls back to the keys
  *      of other kids; and of those only the keys whose type permits the
  *      algorithm (the pinning);
- *   7. signature: OpenSSL, with the one key, HMAC compared in constant
- *      time;
- *   8. payload: a JSON object, parsed only once the signature holds;
- *   9. claims (ngx_http_mcp_jwt_check_claims): exp (required), nbf, iat,
- *      iss, aud, sub's type, the required claims.
+ *   7. payload: a JSON object without duplicate members;
  *
- * libjwt's jwt_decode() is not used: it picks the verification primitive
- * from the token's own "alg", parses the PEM key again for every token,
- * and its base64 decoder skips characters it does not know.
+ *   the signature, with each key of 6 in turn:
+ *   8. OpenSSL: EVP_DigestVerify() with the key's EVP_PKEY, parsed once
+ *      when the configuration was read (ECDSA's R || S made DER), or an
+ *      HMAC compared in constant time: a forged token stops here, at the
+ *      cost of one verification;
+ *   9. libjwt: jwt_decode() on a NUL-terminated copy of the token, with
+ *      the material of that one key only (an HMAC key's secret, the PEM of
+ *      an RSA or EC public key, made when the key was read); once it
+ *      succeeds, jwt_get_alg() must be the algorithm pinned in 5 and 6.
+ *      The jwt_t is freed at once: nothing libjwt parsed is used.  libjwt
+ *      parses the PEM again for every call (OpenSSL 3 rebuilds its
+ *      decoders: some 300 us for RS256), which 8 keeps for tokens that
+ *      are genuine, and the verified-token cache for tokens seen before;
+ *
+ *   ours again:
+ *  10. claims (ngx_http_mcp_jwt_check_claims), on the payload of 7: exp
+ *      (required), nbf, iat, iss, aud, sub's type, the required claims.
+ *
+ * Why libjwt comes only after all that.  libjwt 1.10's jwt_decode() checks
+ * the signature and nothing else, with the primitive the token's own "alg"
+ * names and whatever key it is given: handed an RSA public key's PEM and a
+ * token that says "HS256", it checks an HMAC keyed with the PEM's bytes,
+ * which anyone can compute (the algorithm confusion attack); 5 and 6 make
+ * sure it only ever meets a key with a token whose "alg" that key permits.
+ * Its base64 decoder skips characters it does not know and pads by itself
+ * (2 and 3 leave it canonical input only); it takes "alg": "none" when it
+ * is given no key; and it parses header and payload, duplicate members
+ * allowed, before it checks the signature (4 and 7 have parsed the same
+ * bytes strictly before it, so the payload of 9 is exactly what it
+ * verified).  Its HMAC comparison is constant time in Debian's build
+ * (1.10.2-1+deb12u1: jwt_strcmp(), CVE-2024-25189), and is given
+ * canonical base64url only.  It parses the PEM key again for every token:
+ * the verified-token cache spares that for a token seen before.
+ *
+ * What libjwt 1.10 cannot verify is verified by 8 alone, with the same
+ * key and the same pinning: a token whose "typ" is not "JWT" (RFC 9068's
+ * "at+jwt", "application/jwt"), as jwt_decode() refuses any other "typ"
+ * before it looks at the signature.  All nine algorithms go through
+ * libjwt otherwise: its ECDSA takes the R || S of JWS (RFC 7518, 3.4), R
+ * and S of the curve's size, P-521's 66 bytes included.
+ *
+ * OpenSSL's error queue is emptied after each verification: libjwt, like
+ * OpenSSL, leaves the errors of a bad signature there, and nginx's TLS
+ * must not see them.
  */
 
 
+#include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 
+#include <jwt.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
@@ -40,14 +84,17 @@
 
 
 static int ngx_http_mcp_jwt_parse_header(json_t *header, int *alg,
-    const char **kid, size_t *kid_len);
+    const char **kid, size_t *kid_len, int *typ_jwt);
 static int ngx_http_mcp_jwt_typ_valid(const char *typ, size_t len);
-static int ngx_http_mcp_jwt_verify_signature(
-    const ngx_http_mcp_jwt_policy_t *policy, int alg, const char *kid,
-    size_t kid_len, const unsigned char *data, size_t len,
-    const unsigned char *sig, size_t sig_len,
-    const ngx_http_mcp_jwt_key_t **used);
-static int ngx_http_mcp_jwt_verify_key(const ngx_http_mcp_jwt_key_t *key,
+static int ngx_http_mcp_jwt_select(const ngx_http_mcp_jwt_policy_t *policy,
+    int alg, const char *kid, size_t kid_len);
+static int ngx_http_mcp_jwt_key_serves(const ngx_http_mcp_jwt_key_t *key,
+    const char *kid, size_t kid_len);
+static int ngx_http_mcp_jwt_key_pinned(const ngx_http_mcp_jwt_key_t *key,
+    int alg);
+static int ngx_http_mcp_jwt_verify_libjwt(const ngx_http_mcp_jwt_key_t *key,
+    int alg, const char *token);
+static int ngx_http_mcp_jwt_verify_openssl(const ngx_http_mcp_jwt_key_t *key,
     int alg, const unsigned char *data, size_t len,
     const unsigned char *sig, size_t sig_len);
 static const EVP_MD *ngx_http_mcp_jwt_md(int alg);
@@ -61,6 +108,15 @@ static const char  *ngx_http_mcp_jwt_alg_names[] = {
     "HS256", "HS384", "HS512",
     "RS256", "RS384", "RS512",
     "ES256", "ES384", "ES512"
+};
+
+
+/* libjwt's name of each, in the same order */
+
+static const jwt_alg_t  ngx_http_mcp_jwt_libjwt_algs[] = {
+    JWT_ALG_HS256, JWT_ALG_HS384, JWT_ALG_HS512,
+    JWT_ALG_RS256, JWT_ALG_RS384, JWT_ALG_RS512,
+    JWT_ALG_ES256, JWT_ALG_ES384, JWT_ALG_ES512
 };
 
 
@@ -244,10 +300,11 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
     const unsigned char *token, size_t len, unsigned char *scratch,
     ngx_http_mcp_jwt_result_t *res)
 {
-    int                            rc, alg;
+    int                            rc, alg, typ_jwt;
     long                           hlen, plen, slen;
+    char                          *copy;
+    size_t                         i, kid_len;
     json_t                        *header, *claims;
-    size_t                         kid_len;
     const char                    *kid;
     unsigned char                 *h, *p, *s;
     ngx_http_mcp_jwt_parts_t       parts;
@@ -261,20 +318,26 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
         return NGX_HTTP_MCP_JWT_ERR_SIZE;
     }
 
+    /* no NUL either: what libjwt reads up to the NUL is the whole token */
+
     rc = ngx_http_mcp_jwt_split(token, len, &parts);
     if (rc != NGX_HTTP_MCP_JWT_OK) {
         return rc;
     }
 
     /*
-     * each decoded segment is shorter than its encoding, so the three
-     * fit in scratch side by side
+     * scratch: the token, NUL-terminated, for jwt_decode(); then the
+     * decoded segments, each shorter than its encoding, side by side
      */
 
-    h = scratch;
+    copy = (char *) scratch;
+    memcpy(copy, token, len);
+    copy[len] = '\0';
+
+    h = scratch + len + 1;
     hlen = ngx_http_mcp_jwt_base64url_decode(h, parts.header,
                                              parts.header_len);
-    p = scratch + parts.header_len;
+    p = h + parts.header_len;
     plen = ngx_http_mcp_jwt_base64url_decode(p, parts.payload,
                                              parts.payload_len);
     s = p + parts.payload_len;
@@ -291,28 +354,72 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
         return NGX_HTTP_MCP_JWT_ERR_HEADER;
     }
 
-    rc = ngx_http_mcp_jwt_parse_header(header, &alg, &kid, &kid_len);
+    /* kid points into the header: it is released at the end */
+
+    rc = ngx_http_mcp_jwt_parse_header(header, &alg, &kid, &kid_len,
+                                       &typ_jwt);
 
     if (rc == NGX_HTTP_MCP_JWT_OK) {
-        /* kid points into the header: it is released after this */
-        rc = ngx_http_mcp_jwt_verify_signature(policy, alg, kid, kid_len,
-                                               token, parts.signed_len,
-                                               s, slen, &key);
+        rc = ngx_http_mcp_jwt_select(policy, alg, kid, kid_len);
     }
 
-    json_decref(header);
-
     if (rc != NGX_HTTP_MCP_JWT_OK) {
+        json_decref(header);
         return rc;
     }
 
-    /* the payload is parsed only once it is known to be the issuer's */
+    /*
+     * libjwt parses the payload before it checks the signature, with
+     * duplicate members allowed: it gets only what parses strictly here
+     */
 
     claims = json_loadb((const char *) p, plen, JSON_REJECT_DUPLICATES, NULL);
 
     if (!json_is_object(claims)) {
         json_decref(claims);
+        json_decref(header);
         return NGX_HTTP_MCP_JWT_ERR_PAYLOAD;
+    }
+
+    /* the signature, with each key of this kid pinned to this algorithm */
+
+    rc = NGX_HTTP_MCP_JWT_ERR_SIGNATURE;
+    key = NULL;
+
+    for (i = 0; i < policy->nkeys; i++) {
+        key = policy->keys[i];
+
+        if (!ngx_http_mcp_jwt_key_serves(key, kid, kid_len)
+            || !ngx_http_mcp_jwt_key_pinned(key, alg))
+        {
+            continue;
+        }
+
+        /*
+         * OpenSSL first, with the key parsed when the configuration was
+         * read: a forged token is refused at that cost.  libjwt, which
+         * parses the key again for every token (some 300 us for RS256),
+         * then verifies what passed: the verification of record
+         */
+
+        rc = ngx_http_mcp_jwt_verify_openssl(key, alg, token,
+                                             parts.signed_len, s,
+                                             (size_t) slen);
+
+        if (rc == NGX_HTTP_MCP_JWT_OK && typ_jwt) {
+            rc = ngx_http_mcp_jwt_verify_libjwt(key, alg, copy);
+        }
+
+        if (rc != NGX_HTTP_MCP_JWT_ERR_SIGNATURE) {
+            break;
+        }
+    }
+
+    json_decref(header);
+
+    if (rc != NGX_HTTP_MCP_JWT_OK) {
+        json_decref(claims);
+        return rc;
     }
 
     res->claims = claims;
@@ -325,7 +432,7 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
 
 static int
 ngx_http_mcp_jwt_parse_header(json_t *header, int *alg, const char **kid,
-    size_t *kid_len)
+    size_t *kid_len, int *typ_jwt)
 {
     json_t  *v;
 
@@ -371,6 +478,12 @@ ngx_http_mcp_jwt_parse_header(json_t *header, int *alg, const char **kid,
         return NGX_HTTP_MCP_JWT_ERR_HEADER;
     }
 
+    /* the only "typ" libjwt 1.10's jwt_decode() takes (strcasecmp()) */
+
+    *typ_jwt = (v == NULL
+                || (json_string_length(v) == 3
+                    && strncasecmp(json_string_value(v), "JWT", 3) == 0));
+
     v = json_object_get(header, "kid");
     if (v != NULL) {
         if (!json_is_string(v) || json_string_length(v) == 0) {
@@ -404,14 +517,16 @@ ngx_http_mcp_jwt_typ_valid(const char *typ, size_t len)
 }
 
 
+/*
+ * 0 if some key may verify this token: one that serves its kid and whose
+ * type permits its algorithm, which is allowed here; else why not
+ */
+
 static int
-ngx_http_mcp_jwt_verify_signature(const ngx_http_mcp_jwt_policy_t *policy,
-    int alg, const char *kid, size_t kid_len, const unsigned char *data,
-    size_t len, const unsigned char *sig, size_t sig_len,
-    const ngx_http_mcp_jwt_key_t **used)
+ngx_http_mcp_jwt_select(const ngx_http_mcp_jwt_policy_t *policy, int alg,
+    const char *kid, size_t kid_len)
 {
-    int                      rc;
-    size_t                   i, candidates, tried;
+    size_t                   i, candidates;
     ngx_http_mcp_jwt_key_t  *key;
 
     if (!(policy->algs & NGX_HTTP_MCP_JWT_ALG_BIT(alg))) {
@@ -419,59 +534,117 @@ ngx_http_mcp_jwt_verify_signature(const ngx_http_mcp_jwt_policy_t *policy,
     }
 
     candidates = 0;
-    tried = 0;
 
     for (i = 0; i < policy->nkeys; i++) {
         key = policy->keys[i];
 
-        /*
-         * a key with a kid serves tokens of that kid only; one without
-         * (PEM, HMAC) serves any token
-         */
-
-        if (key->kid
-            && (kid == NULL || key->kid_len != kid_len
-                || memcmp(key->kid, kid, kid_len) != 0))
-        {
+        if (!ngx_http_mcp_jwt_key_serves(key, kid, kid_len)) {
             continue;
+        }
+
+        if (ngx_http_mcp_jwt_key_pinned(key, alg)) {
+            return NGX_HTTP_MCP_JWT_OK;
         }
 
         candidates++;
-
-        /* the algorithm is pinned to the key's type */
-
-        if (!(key->algs & NGX_HTTP_MCP_JWT_ALG_BIT(alg))) {
-            continue;
-        }
-
-        tried++;
-
-        rc = ngx_http_mcp_jwt_verify_key(key, alg, data, len, sig, sig_len);
-
-        if (rc == NGX_HTTP_MCP_JWT_OK) {
-            *used = key;
-            return rc;
-        }
-
-        if (rc != NGX_HTTP_MCP_JWT_ERR_SIGNATURE) {
-            return rc;
-        }
     }
 
     if (candidates == 0) {
         return kid ? NGX_HTTP_MCP_JWT_ERR_KID : NGX_HTTP_MCP_JWT_ERR_NO_KEY;
     }
 
-    if (tried == 0) {
-        return NGX_HTTP_MCP_JWT_ERR_ALG;
-    }
-
-    return NGX_HTTP_MCP_JWT_ERR_SIGNATURE;
+    return NGX_HTTP_MCP_JWT_ERR_ALG;
 }
 
 
+/*
+ * a key with a kid serves tokens of that kid only; one without (PEM,
+ * HMAC) serves any token
+ */
+
 static int
-ngx_http_mcp_jwt_verify_key(const ngx_http_mcp_jwt_key_t *key, int alg,
+ngx_http_mcp_jwt_key_serves(const ngx_http_mcp_jwt_key_t *key,
+    const char *kid, size_t kid_len)
+{
+    return key->kid == NULL
+           || (kid != NULL && key->kid_len == kid_len
+               && memcmp(key->kid, kid, kid_len) == 0);
+}
+
+
+/* the algorithm is pinned to the key's type (and to a JWK's "alg") */
+
+static int
+ngx_http_mcp_jwt_key_pinned(const ngx_http_mcp_jwt_key_t *key, int alg)
+{
+    return (key->algs & NGX_HTTP_MCP_JWT_ALG_BIT(alg)) != 0;
+}
+
+
+/*
+ * libjwt's jwt_decode() with this one key's material, which the caller
+ * made sure verifies alg: the secret of an HMAC key, the PEM of the public
+ * key otherwise
+ */
+
+static int
+ngx_http_mcp_jwt_verify_libjwt(const ngx_http_mcp_jwt_key_t *key, int alg,
+    const char *token)
+{
+    int                   rc, err;
+    jwt_t                *jwt;
+    size_t                len;
+    const unsigned char  *material;
+
+    if (key->type == NGX_HTTP_MCP_JWT_KEY_HMAC) {
+        material = key->secret;
+        len = key->secret_len;
+
+    } else {
+        material = key->pem;
+        len = key->pem_len;
+    }
+
+    /* with no key at all, libjwt would take "none", and HMAC with "" */
+
+    if (material == NULL || len == 0 || len > INT_MAX) {
+        return NGX_HTTP_MCP_JWT_ERR_INTERNAL;
+    }
+
+    jwt = NULL;
+
+    err = jwt_decode(&jwt, token, material, (int) len);
+
+    ERR_clear_error();
+
+    if (err != 0) {
+        jwt_free(jwt);                  /* NULL: jwt_decode() freed it */
+
+        /* libjwt says EINVAL of all else, a bad signature among it */
+
+        return (err == ENOMEM) ? NGX_HTTP_MCP_JWT_ERR_INTERNAL
+                               : NGX_HTTP_MCP_JWT_ERR_SIGNATURE;
+    }
+
+    /* what libjwt verified with is what was pinned, or nothing is */
+
+    rc = (jwt != NULL
+          && jwt_get_alg(jwt) == ngx_http_mcp_jwt_libjwt_algs[alg])
+         ? NGX_HTTP_MCP_JWT_OK : NGX_HTTP_MCP_JWT_ERR_ALG;
+
+    jwt_free(jwt);
+
+    return rc;
+}
+
+
+/*
+ * OpenSSL, for the tokens libjwt 1.10 does not decode (a "typ" other than
+ * "JWT"), with the same key
+ */
+
+static int
+ngx_http_mcp_jwt_verify_openssl(const ngx_http_mcp_jwt_key_t *key, int alg,
     const unsigned char *data, size_t len, const unsigned char *sig,
     size_t sig_len)
 {
@@ -597,7 +770,7 @@ ngx_http_mcp_jwt_key_accepted(const ngx_http_mcp_jwt_policy_t *policy,
 
     if (alg < 0 || alg >= NGX_HTTP_MCP_JWT_ALG_MAX
         || !(policy->algs & NGX_HTTP_MCP_JWT_ALG_BIT(alg))
-        || !(key->algs & NGX_HTTP_MCP_JWT_ALG_BIT(alg)))
+        || !ngx_http_mcp_jwt_key_pinned(key, alg))
     {
         return 0;
     }

@@ -3,8 +3,9 @@
  * Copyright (C) ngx_http_mcp_module authors
  *
  * JWT verification: the token's shape, its header, the algorithm pinned to
- * the key, the signature, the claims and the scopes.  Pure C on OpenSSL and
- * jansson: no nginx types, so that t/unit links it without an nginx tree.
+ * the key, the signature (libjwt's jwt_decode() with that one key), the
+ * claims and the scopes.  Pure C on libjwt, OpenSSL and jansson: no nginx
+ * types, so that t/unit links it without an nginx tree.
  */
 
 
@@ -60,7 +61,12 @@ typedef enum {
  * follow from its type alone (and a JWK's "alg"): an HMAC secret verifies
  * HS*, an RSA key RS*, a P-256 key ES256 only.  That is the pinning that
  * makes algorithm confusion impossible: a token's "alg" never chooses the
- * primitive a key is used with.
+ * key material a key is used with, whatever libjwt would do with it.
+ *
+ * What libjwt's jwt_decode() is given: the secret of an HMAC key, the PEM
+ * (SubjectPublicKeyInfo) of an RSA or EC key, made once when the key is
+ * read.  The EVP_PKEY verifies the tokens libjwt 1.10 refuses to decode
+ * (a "typ" other than "JWT": see ngx_http_mcp_jwt.c).
  */
 
 typedef struct {
@@ -70,6 +76,8 @@ typedef struct {
     size_t                      kid_len;
     EVP_PKEY                   *pkey;       /* RSA, EC */
     size_t                      ec_size;    /* EC: bytes of R (and of S) */
+    const unsigned char        *pem;        /* RSA, EC: for libjwt */
+    size_t                      pem_len;
     const unsigned char        *secret;     /* HMAC */
     size_t                      secret_len;
 } ngx_http_mcp_jwt_key_t;
@@ -162,9 +170,16 @@ int ngx_http_mcp_jwt_split(const unsigned char *token, size_t len,
     ngx_http_mcp_jwt_parts_t *parts);
 
 /*
- * Verifies shape, header and signature of a token with the policy's keys
- * and parses its claims (res->claims, to be json_decref()ed).  "scratch"
- * holds at least len bytes.  Claims are not checked here: see
+ * The scratch ngx_http_mcp_jwt_verify() needs for a token of len bytes: a
+ * NUL-terminated copy of it for libjwt, then its decoded segments
+ */
+#define NGX_HTTP_MCP_JWT_SCRATCH_SIZE(len)  (2 * (len) + 1)
+
+/*
+ * Verifies shape, header, payload and signature of a token with the
+ * policy's keys and parses its claims (res->claims, to be json_decref()ed).
+ * "scratch" holds at least NGX_HTTP_MCP_JWT_SCRATCH_SIZE(len) bytes; the
+ * token itself is never written to.  Claims are not checked here: see
  * ngx_http_mcp_jwt_check_claims().
  */
 int ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,

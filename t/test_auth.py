@@ -10,11 +10,15 @@ import socket
 import time
 import uuid
 
+import datetime
+
 import jwt
 import pytest
 import requests
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.x509.oid import NameOID
 
 import harness
 import tokens
@@ -91,6 +95,17 @@ http {
             proxy_pass             http://127.0.0.1:${BACKEND_PORT};
         }
 
+        # HS256 is allowed here (an HMAC key), next to RSA keys: only the
+        # pinning of each key to its own algorithms stops algorithm
+        # confusion
+        location /mixed/ {
+            mcp_auth_jwt           "mcp";
+            mcp_auth_jwt_key_file  ${KEYS}/hs256.secret type=hmac;
+            mcp_auth_jwt_key_file  ${KEYS}/rs256.pub type=pem;
+            mcp_auth_jwt_key_file  ${KEYS}/jwks.json;
+            proxy_pass             http://127.0.0.1:${BACKEND_PORT};
+        }
+
         location /hmac-short/ {
             mcp_auth_jwt           "mcp";
             mcp_auth_jwt_key_file  ${EXTRA}/short.secret type=hmac;
@@ -102,6 +117,15 @@ http {
             mcp_auth_jwt_key_file  ${KEYS}/jwks.json;
             mcp_auth_jwt_key_file  ${EXTRA}/jwks-next.json;
             mcp_auth_jwt_key_file  ${EXTRA}/other.pub type=pem;
+            proxy_pass             http://127.0.0.1:${BACKEND_PORT};
+        }
+
+        # ES384, ES512, and the PEM forms other than PUBLIC KEY
+        location /ec/ {
+            mcp_auth_jwt           "mcp";
+            mcp_auth_jwt_key_file  ${EXTRA}/p384.crt type=pem;
+            mcp_auth_jwt_key_file  ${EXTRA}/jwks-ec.json;
+            mcp_auth_jwt_key_file  ${EXTRA}/next-pkcs1.pub type=pem;
             proxy_pass             http://127.0.0.1:${BACKEND_PORT};
         }
 
@@ -200,6 +224,21 @@ def extra(workdir):
     keys.new_rsa("next")
     keys.new_rsa("other")
     keys.write_jwks("jwks-next.json", [keys.jwk("next", "next-1", "RS256")])
+    keys.new_ec("p521", ec.SECP521R1)
+    keys.write_jwks("jwks-ec.json", [keys.jwk("p521", "ec-521")])
+    p384 = keys.new_ec("p384", ec.SECP384R1)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "p384")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(p384.public_key()).serial_number(1)
+            .not_valid_before(now).not_valid_after(now)
+            .sign(p384, hashes.SHA384()))
+    with open(keys.path("p384.crt"), "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(keys.path("next-pkcs1.pub"), "wb") as f:
+        f.write(serialization.load_pem_public_key(keys.public("next"))
+                .public_bytes(serialization.Encoding.PEM,
+                              serialization.PublicFormat.PKCS1))
     old = os.umask(0o077)
     try:
         with open(keys.path("short.secret"), "w") as f:
@@ -588,11 +627,23 @@ def test_algorithm_confusion_with_the_public_key_as_hmac_secret(gw,
     c = tokens.claims()
     for t in (tokens.hs256(pem, {"alg": "HS256", "kid": "demo-rs256"}, c),
               tokens.hs256(pem, {"alg": "HS256"}, c),
-              tokens.hs256(pem.strip(), {"alg": "HS256"}, c)):
-        for path in ("/r", "/pem/x", "/rotation/x", "/hmac/x"):
+              tokens.hs256(pem.strip(), {"alg": "HS256"}, c),
+              tokens.hs256(pem, {"alg": "HS256", "typ": "JWT"}, c),
+              # the "typ" libjwt refuses, that OpenSSL verifies
+              tokens.hs256(pem, {"alg": "HS256", "typ": "at+jwt",
+                                 "kid": "demo-rs256"}, c)):
+        for path in ("/r", "/pem/x", "/rotation/x", "/hmac/x", "/mixed/x"):
             r = call(gw, path, t)
             assert r.status_code == 401, path
             assert r.json() == {"detail": UNVERIFIED}
+
+    # /mixed/ has every kind of key, each for its own tokens
+    assert call(gw, "/mixed/x", mint(demo_keys)).status_code == 200
+    assert call(gw, "/mixed/x", mint(demo_keys, kid="")).status_code == 200
+    assert call(gw, "/mixed/x", mint(demo_keys,
+                                     alg="ES256")).status_code == 200
+    assert call(gw, "/mixed/x", mint(demo_keys,
+                                     alg="HS256")).status_code == 200
 
 
 def test_a_kid_that_matches_no_key_never_falls_back(gw, demo_keys):
@@ -637,6 +688,43 @@ def test_es256_via_jwks_and_via_pem(gw, demo_keys):
     der = ekey.sign((h + "." + p).encode(), ec.ECDSA(hashes.SHA256()))
     assert_invalid(call(gw, "/r", h + "." + p + "." + tokens.b64u(der)),
                    UNVERIFIED)
+
+
+def test_es384_es512_and_pem_certificates_and_pkcs1_keys(gw, extra):
+    p384, p521 = extra.private("p384"), extra.private("p521")
+    cases = [
+        mint(extra, alg="ES384", kid="", key=p384),          # certificate
+        mint(extra, alg="ES512", kid="ec-521", key=p521),    # JWKS, P-521
+        mint(extra, kid="", key=extra.private("next")),      # RSA PUBLIC KEY
+    ]
+    for t in cases:
+        assert call(gw, "/ec/x", t).status_code == 200, t
+        h, p, s = t.split(".")
+        forged = h + "." + tokens.b64u_json(tokens.claims(sub="mallory")) + \
+            "." + s
+        assert_invalid(call(gw, "/ec/x", forged), UNVERIFIED)
+
+    # each curve its own algorithm
+    assert_invalid(call(gw, "/ec/x", mint(extra, alg="ES512", kid="",
+                                          key=p384)), UNVERIFIED)
+    assert_invalid(call(gw, "/ec/x", mint(extra, alg="ES384", kid="ec-521",
+                                          key=p521)), UNVERIFIED)
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt",
+                                 "application/jwt", "jwt"])
+def test_access_token_types(gw, demo_keys, typ):
+    # "JWT" in any case goes to libjwt, the others (RFC 9068) to OpenSSL:
+    # the same keys, the same pinning either way
+    for alg, path in (("RS256", "/r"), ("ES256", "/r"), ("ES256", "/pem/x"),
+                      ("HS256", "/hmac/x")):
+        t = mint(demo_keys, alg=alg, headers={"typ": typ},
+                 kid="" if path == "/pem/x" else None)
+        assert call(gw, path, t).status_code == 200, (alg, path)
+        h, p, s = t.split(".")
+        forged = h + "." + tokens.b64u_json(tokens.claims(sub="mallory")) + \
+            "." + s
+        assert_invalid(call(gw, path, forged), UNVERIFIED)
 
 
 def test_hs256_via_an_hmac_secret_file(gw, demo_keys):

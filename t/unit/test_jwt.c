@@ -1,8 +1,9 @@
 /*
  * Unit tests of JWT verification (ngx_http_mcp_jwt.c), with cmocka: the
  * strict base64url and token shape, the header, the algorithm pinned to
- * the key, kid selection, signatures made here with OpenSSL, the claims
- * with their leeway, and whole-word scopes.
+ * the key, kid selection, signatures made here with OpenSSL and checked
+ * by libjwt's jwt_decode() (or by OpenSSL, for the "typ" libjwt 1.10
+ * refuses), the claims with their leeway, and whole-word scopes.
  */
 
 #include <stdarg.h>
@@ -11,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -179,6 +183,54 @@ pkey_token(const char *header, const char *payload, EVP_PKEY *pkey,
 }
 
 
+/* the PEM libjwt is given for a public key (ngx_http_mcp_jwk.c makes it) */
+
+static unsigned char *
+pem_of(EVP_PKEY *pkey, size_t *len)
+{
+    BIO            *bio;
+    long            n;
+    char           *data;
+    unsigned char  *pem;
+
+    bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    assert_int_equal(PEM_write_bio_PUBKEY(bio, pkey), 1);
+    n = BIO_get_mem_data(bio, &data);
+    assert_true(n > 0);
+
+    pem = malloc((size_t) n + 1);
+    assert_non_null(pem);
+    memcpy(pem, data, (size_t) n);
+    pem[n] = '\0';
+    *len = (size_t) n;
+
+    BIO_free(bio);
+
+    return pem;
+}
+
+
+static void
+key_init(ngx_http_mcp_jwt_key_t *key, EVP_PKEY *pkey, unsigned algs,
+    size_t ec_size)
+{
+    memset(key, 0, sizeof(ngx_http_mcp_jwt_key_t));
+    key->type = ec_size ? NGX_HTTP_MCP_JWT_KEY_EC : NGX_HTTP_MCP_JWT_KEY_RSA;
+    key->algs = algs;
+    key->pkey = pkey;
+    key->ec_size = ec_size;
+    key->pem = pem_of(pkey, &key->pem_len);
+}
+
+
+static void
+key_free(ngx_http_mcp_jwt_key_t *key)
+{
+    free((void *) key->pem);
+}
+
+
 /* another base64url character in place of *c */
 
 static void
@@ -208,7 +260,7 @@ typedef struct {
     ngx_http_mcp_jwt_key_t   ec_key;
     ngx_http_mcp_jwt_key_t  *keys[3];
     ngx_http_mcp_jwt_policy_t  policy;
-    unsigned char            scratch[8192];
+    unsigned char            scratch[NGX_HTTP_MCP_JWT_SCRATCH_SIZE(8192)];
 } keyring_t;
 
 
@@ -230,18 +282,13 @@ keyring_setup(void **state)
     k->hmac_key.secret = (const unsigned char *) SECRET;
     k->hmac_key.secret_len = 32;
 
-    k->rsa_key.type = NGX_HTTP_MCP_JWT_KEY_RSA;
-    k->rsa_key.algs = NGX_HTTP_MCP_JWT_ALGS_RSA;
+    key_init(&k->rsa_key, k->rsa, NGX_HTTP_MCP_JWT_ALGS_RSA, 0);
     k->rsa_key.kid = "rsa-1";
     k->rsa_key.kid_len = 5;
-    k->rsa_key.pkey = k->rsa;
 
-    k->ec_key.type = NGX_HTTP_MCP_JWT_KEY_EC;
-    k->ec_key.algs = BIT(ES256);
+    key_init(&k->ec_key, k->ec, BIT(ES256), 32);
     k->ec_key.kid = "ec-1";
     k->ec_key.kid_len = 4;
-    k->ec_key.pkey = k->ec;
-    k->ec_key.ec_size = 32;
 
     k->keys[0] = &k->hmac_key;
     k->keys[1] = &k->rsa_key;
@@ -263,6 +310,8 @@ keyring_teardown(void **state)
 {
     keyring_t  *k = *state;
 
+    key_free(&k->rsa_key);
+    key_free(&k->ec_key);
     EVP_PKEY_free(k->rsa);
     EVP_PKEY_free(k->ec);
     free(k);
@@ -283,6 +332,9 @@ verify(keyring_t *k, const char *token, ngx_http_mcp_jwt_result_t *res)
 
     rc = ngx_http_mcp_jwt_verify(&k->policy, (const unsigned char *) token,
                                  strlen(token), k->scratch, res);
+
+    /* neither libjwt nor OpenSSL leaves errors for nginx's TLS to find */
+    assert_int_equal(ERR_peek_error(), 0);
 
     if (rc == NGX_HTTP_MCP_JWT_OK) {
         assert_non_null(res->claims);
@@ -763,9 +815,7 @@ static void
 test_algorithm_is_pinned_to_the_key(void **state)
 {
     keyring_t                  *k = *state;
-    BIO                        *bio;
-    char                       *pem, *token;
-    long                        len;
+    char                       *token;
     ngx_http_mcp_jwt_result_t   res;
 
     assert_int_equal(verify_free(k, pkey_token("{\"alg\":\"RS256\","
@@ -787,40 +837,6 @@ test_algorithm_is_pinned_to_the_key(void **state)
                                                EVP_sha512())),
                      NGX_HTTP_MCP_JWT_ERR_ALG);
     k->rsa_key.algs = NGX_HTTP_MCP_JWT_ALGS_RSA;
-
-    /*
-     * algorithm confusion: HS256 keyed with the RSA public key's PEM, the
-     * key a verifier that trusts "alg" would feed HMAC with
-     */
-
-    bio = BIO_new(BIO_s_mem());
-    assert_int_equal(PEM_write_bio_PUBKEY(bio, k->rsa), 1);
-    len = BIO_get_mem_data(bio, &pem);
-
-    /* the RSA key is never used for HMAC; the HMAC key has its secret */
-
-    assert_int_equal(verify_free(k, hmac_token("{\"alg\":\"HS256\","
-                                               "\"kid\":\"rsa-1\"}",
-                                               payload_exp(NOW),
-                                               EVP_sha256(), pem,
-                                               (size_t) len)),
-                     NGX_HTTP_MCP_JWT_ERR_SIGNATURE);
-    assert_int_equal(verify_free(k, hmac_token(HS256_HEADER, payload_exp(NOW),
-                                               EVP_sha256(), pem,
-                                               (size_t) len)),
-                     NGX_HTTP_MCP_JWT_ERR_SIGNATURE);
-
-    /* with RSA and EC keys only, no key may verify HS256 at all */
-
-    k->keys[0] = &k->rsa_key;
-    assert_int_equal(verify_free(k, hmac_token("{\"alg\":\"HS256\","
-                                               "\"kid\":\"rsa-1\"}",
-                                               payload_exp(NOW),
-                                               EVP_sha256(), pem,
-                                               (size_t) len)),
-                     NGX_HTTP_MCP_JWT_ERR_ALG);
-    k->keys[0] = &k->hmac_key;
-    BIO_free(bio);
 
     /* ES256 with the P-256 key, R || S */
     token = pkey_token("{\"alg\":\"ES256\",\"kid\":\"ec-1\"}",
@@ -844,11 +860,66 @@ test_algorithm_is_pinned_to_the_key(void **state)
 }
 
 
+/*
+ * Algorithm confusion: HS256 keyed with the RSA public key's PEM, the key
+ * libjwt's jwt_decode() is given for the RSA key: libjwt alone would take
+ * it (it keys HMAC with whatever it is given); the pinning never lets it
+ * meet that key with an HS* token.
+ */
+
+static void
+test_algorithm_confusion(void **state)
+{
+    keyring_t  *k = *state;
+    BIO        *bio;
+    char       *pem;
+    long        len;
+
+    bio = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_PUBKEY(bio, k->rsa), 1);
+    len = BIO_get_mem_data(bio, &pem);
+
+    /* the RSA key is never used for HMAC; the HMAC key has its secret */
+
+    assert_int_equal(verify_free(k, hmac_token("{\"alg\":\"HS256\","
+                                               "\"kid\":\"rsa-1\"}",
+                                               payload_exp(NOW),
+                                               EVP_sha256(), pem,
+                                               (size_t) len)),
+                     NGX_HTTP_MCP_JWT_ERR_SIGNATURE);
+    assert_int_equal(verify_free(k, hmac_token(HS256_HEADER, payload_exp(NOW),
+                                               EVP_sha256(), pem,
+                                               (size_t) len)),
+                     NGX_HTTP_MCP_JWT_ERR_SIGNATURE);
+
+    /* the same for the tokens OpenSSL verifies, not libjwt */
+    assert_int_equal(verify_free(k, hmac_token("{\"alg\":\"HS256\","
+                                               "\"typ\":\"at+jwt\","
+                                               "\"kid\":\"rsa-1\"}",
+                                               payload_exp(NOW),
+                                               EVP_sha256(), pem,
+                                               (size_t) len)),
+                     NGX_HTTP_MCP_JWT_ERR_SIGNATURE);
+
+    /* with RSA and EC keys only, no key may verify HS256 at all */
+
+    k->keys[0] = &k->rsa_key;
+    assert_int_equal(verify_free(k, hmac_token("{\"alg\":\"HS256\","
+                                               "\"kid\":\"rsa-1\"}",
+                                               payload_exp(NOW),
+                                               EVP_sha256(), pem,
+                                               (size_t) len)),
+                     NGX_HTTP_MCP_JWT_ERR_ALG);
+    k->keys[0] = &k->hmac_key;
+    BIO_free(bio);
+}
+
+
 static void
 test_signatures(void **state)
 {
     keyring_t  *k = *state;
-    char       *token, *dot;
+    char       *token, *dot, *other, *forged;
 
     /* an EC signature of the wrong length (DER instead of R || S) */
     token = pkey_token("{\"alg\":\"ES256\",\"kid\":\"ec-1\"}",
@@ -857,18 +928,234 @@ test_signatures(void **state)
     strcpy(dot + 1, "AAAA");
     assert_int_equal(verify_free(k, token), NGX_HTTP_MCP_JWT_ERR_SIGNATURE);
 
-    /* a payload changed after signing */
+    /* a payload changed after signing, still a JSON object */
     token = pkey_token("{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
                        payload_exp(NOW), k->rsa, EVP_sha256());
+    other = signing_input("{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
+                          payload_exp(NOW + 1));
+    dot = strrchr(token, '.');
+    forged = malloc(strlen(other) + strlen(dot) + 1);
+    assert_non_null(forged);
+    memcpy(forged, other, strlen(other));
+    memcpy(forged + strlen(other), dot, strlen(dot) + 1);
+    assert_int_equal(verify_free(k, forged), NGX_HTTP_MCP_JWT_ERR_SIGNATURE);
+    free(other);
+
+    /*
+     * one that is no JSON object any more: refused before libjwt, which
+     * would parse it before it checks the signature
+     */
     dot = strchr(token, '.');
     tamper(dot + 2);
-    assert_int_equal(verify_free(k, token), NGX_HTTP_MCP_JWT_ERR_SIGNATURE);
+    assert_int_equal(verify_free(k, token), NGX_HTTP_MCP_JWT_ERR_PAYLOAD);
 
     /* a signature segment that is not strict base64url */
     token = pkey_token("{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
                        payload_exp(NOW), k->rsa, EVP_sha256());
     token[strlen(token) - 1] = '_';     /* bits beyond the data set */
     assert_int_equal(verify_free(k, token), NGX_HTTP_MCP_JWT_ERR_BASE64);
+}
+
+
+/*
+ * Each algorithm, through libjwt (no "typ", or "JWT" in any case) and
+ * through OpenSSL (the "typ" libjwt 1.10 refuses): a good signature
+ * verifies, a changed one does not.  ES384 and ES512 check libjwt's R || S
+ * of 48 and 66 bytes.
+ */
+
+static void
+test_every_algorithm_on_both_paths(void **state)
+{
+    int                         alg;
+    char                       *token, header[128];
+    size_t                      i, t, pagesize;
+    EVP_PKEY                   *pkeys[4];
+    unsigned char              *scratch, *page;
+    ngx_http_mcp_jwt_key_t      keys[5], *list[5];
+    ngx_http_mcp_jwt_policy_t   policy;
+    ngx_http_mcp_jwt_result_t   res;
+
+    static const char  secret[] =
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    static const char  *typs[] = {
+        NULL, "JWT", "jwt", "at+jwt", "application/jwt", "application/JWT"
+    };
+
+    (void) state;
+
+    pkeys[0] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 2048);
+    pkeys[1] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    pkeys[2] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    pkeys[3] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+
+    memset(&keys[0], 0, sizeof(keys[0]));
+    keys[0].type = NGX_HTTP_MCP_JWT_KEY_HMAC;
+    keys[0].algs = NGX_HTTP_MCP_JWT_ALGS_HMAC;
+    keys[0].secret = (const unsigned char *) secret;
+    keys[0].secret_len = 64;
+
+    key_init(&keys[1], pkeys[0], NGX_HTTP_MCP_JWT_ALGS_RSA, 0);
+    key_init(&keys[2], pkeys[1], BIT(ES256), 32);
+    key_init(&keys[3], pkeys[2], BIT(ES384), 48);
+    key_init(&keys[4], pkeys[3], BIT(ES512), 66);
+
+    for (i = 0; i < 5; i++) {
+        list[i] = &keys[i];
+    }
+
+    memset(&policy, 0, sizeof(policy));
+    policy.keys = list;
+    policy.nkeys = 5;
+    policy.algs = ALL_ALGS;
+    policy.max_size = 8192;
+
+    scratch = malloc(NGX_HTTP_MCP_JWT_SCRATCH_SIZE(8192));
+    assert_non_null(scratch);
+
+    /* the token is read only, never written (it is the request's) */
+
+    pagesize = (size_t) sysconf(_SC_PAGESIZE);
+    page = mmap(NULL, 4 * pagesize, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(page != MAP_FAILED);
+
+    for (alg = 0; alg < NGX_HTTP_MCP_JWT_ALG_MAX; alg++) {
+        for (t = 0; t < sizeof(typs) / sizeof(typs[0]); t++) {
+
+            if (typs[t]) {
+                snprintf(header, sizeof(header),
+                         "{\"alg\":\"%s\",\"typ\":\"%s\"}",
+                         ngx_http_mcp_jwt_alg_name(alg), typs[t]);
+            } else {
+                snprintf(header, sizeof(header), "{\"alg\":\"%s\"}",
+                         ngx_http_mcp_jwt_alg_name(alg));
+            }
+
+            print_message("%s\n", header);
+
+            switch (alg) {
+            case NGX_HTTP_MCP_JWT_HS256:
+            case NGX_HTTP_MCP_JWT_HS384:
+            case NGX_HTTP_MCP_JWT_HS512:
+                token = hmac_token(header, payload_exp(NOW + 60),
+                                   alg == NGX_HTTP_MCP_JWT_HS256
+                                   ? EVP_sha256()
+                                   : alg == NGX_HTTP_MCP_JWT_HS384
+                                     ? EVP_sha384() : EVP_sha512(),
+                                   secret, 64);
+                i = 0;
+                break;
+
+            case NGX_HTTP_MCP_JWT_RS256:
+            case NGX_HTTP_MCP_JWT_RS384:
+            case NGX_HTTP_MCP_JWT_RS512:
+                token = pkey_token(header, payload_exp(NOW + 60), pkeys[0],
+                                   alg == NGX_HTTP_MCP_JWT_RS256
+                                   ? EVP_sha256()
+                                   : alg == NGX_HTTP_MCP_JWT_RS384
+                                     ? EVP_sha384() : EVP_sha512());
+                i = 1;
+                break;
+
+            default:
+                i = 2 + (size_t) (alg - NGX_HTTP_MCP_JWT_ES256);
+                token = pkey_token(header, payload_exp(NOW + 60),
+                                   pkeys[i - 1],
+                                   alg == NGX_HTTP_MCP_JWT_ES256
+                                   ? EVP_sha256()
+                                   : alg == NGX_HTTP_MCP_JWT_ES384
+                                     ? EVP_sha384() : EVP_sha512());
+                break;
+            }
+
+            assert_true(strlen(token) < 4 * pagesize);
+            memcpy(page, token, strlen(token));
+            assert_int_equal(mprotect(page, 4 * pagesize, PROT_READ), 0);
+
+            assert_int_equal(ngx_http_mcp_jwt_verify(&policy, page,
+                                                     strlen(token), scratch,
+                                                     &res),
+                             NGX_HTTP_MCP_JWT_OK);
+            assert_ptr_equal(res.key, &keys[i]);
+            assert_int_equal(res.alg, alg);
+            json_decref(res.claims);
+
+            assert_int_equal(mprotect(page, 4 * pagesize,
+                                      PROT_READ | PROT_WRITE), 0);
+
+            /* a signature of another message */
+            tamper(strrchr(token, '.') + 3);
+            assert_int_equal(ngx_http_mcp_jwt_verify(&policy,
+                                         (const unsigned char *) token,
+                                         strlen(token), scratch, &res),
+                             NGX_HTTP_MCP_JWT_ERR_SIGNATURE);
+            assert_null(res.claims);
+            assert_int_equal(ERR_peek_error(), 0);
+
+            free(token);
+        }
+    }
+
+    munmap(page, 4 * pagesize);
+    free(scratch);
+
+    for (i = 1; i < 5; i++) {
+        key_free(&keys[i]);
+    }
+
+    for (i = 0; i < 4; i++) {
+        EVP_PKEY_free(pkeys[i]);
+    }
+}
+
+
+/*
+ * Which layers verify: both OpenSSL (the key's EVP_PKEY, first) and libjwt
+ * (the key's PEM) for a "typ" of "JWT" (or none), OpenSSL alone for
+ * "at+jwt"; shown by giving the key the PEM of another key, then the
+ * EVP_PKEY of another key
+ */
+
+static void
+test_which_layer_verifies(void **state)
+{
+    keyring_t               *k = *state;
+    char                    *plain, *at;
+    size_t                   len;
+    EVP_PKEY                *other;
+    const unsigned char     *pem;
+    unsigned char           *other_pem;
+
+    other = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 2048);
+    assert_non_null(other);
+    other_pem = pem_of(other, &len);
+
+    plain = pkey_token("{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
+                       payload_exp(NOW), k->rsa, EVP_sha256());
+    at = pkey_token("{\"alg\":\"RS256\",\"typ\":\"at+jwt\","
+                    "\"kid\":\"rsa-1\"}",
+                    payload_exp(NOW), k->rsa, EVP_sha256());
+
+    assert_int_equal(verify(k, plain, NULL), NGX_HTTP_MCP_JWT_OK);
+    assert_int_equal(verify(k, at, NULL), NGX_HTTP_MCP_JWT_OK);
+
+    pem = k->rsa_key.pem;
+    k->rsa_key.pem = other_pem;
+    assert_int_equal(verify(k, plain, NULL), NGX_HTTP_MCP_JWT_ERR_SIGNATURE);
+    assert_int_equal(verify(k, at, NULL), NGX_HTTP_MCP_JWT_OK);
+    k->rsa_key.pem = pem;
+
+    k->rsa_key.pkey = other;
+    assert_int_equal(verify(k, plain, NULL), NGX_HTTP_MCP_JWT_ERR_SIGNATURE);
+    assert_int_equal(verify(k, at, NULL), NGX_HTTP_MCP_JWT_ERR_SIGNATURE);
+    k->rsa_key.pkey = k->rsa;
+
+    free(plain);
+    free(at);
+    free(other_pem);
+    EVP_PKEY_free(other);
 }
 
 
@@ -977,7 +1264,10 @@ main(void)
         cmocka_unit_test(test_hmac_tokens),
         cmocka_unit_test(test_headers),
         cmocka_unit_test(test_algorithm_is_pinned_to_the_key),
+        cmocka_unit_test(test_algorithm_confusion),
         cmocka_unit_test(test_signatures),
+        cmocka_unit_test(test_every_algorithm_on_both_paths),
+        cmocka_unit_test(test_which_layer_verifies),
         cmocka_unit_test(test_kid_selects_the_key),
         cmocka_unit_test(test_key_accepted),
         cmocka_unit_test(test_expires_and_equal),
