@@ -164,12 +164,20 @@ static char *ngx_http_mcp_auth_set_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mcp_auth_check_scope(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_mcp_auth_check_max_size(ngx_conf_t *cf, void *post,
+    void *data);
 static char *ngx_http_mcp_auth_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
+#define NGX_HTTP_MCP_AUTH_MAX_TOKEN  65536
+
+
 static ngx_conf_post_handler_pt  ngx_http_mcp_auth_scope_p =
     ngx_http_mcp_auth_check_scope;
+
+static ngx_conf_post_handler_pt  ngx_http_mcp_auth_max_size_p =
+    ngx_http_mcp_auth_check_max_size;
 
 
 static ngx_conf_enum_t  ngx_http_mcp_auth_options[] = {
@@ -275,7 +283,7 @@ static ngx_command_t  ngx_http_mcp_auth_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mcp_auth_loc_conf_t, max_size),
-      NULL },
+      &ngx_http_mcp_auth_max_size_p },
 
     { ngx_string("mcp_auth_jwt_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
@@ -1815,6 +1823,24 @@ ngx_http_mcp_auth_check_scope(ngx_conf_t *cf, void *post, void *data)
         {
             return "has a scope with characters RFC 6749 does not allow";
         }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * libjwt copies each segment of a token onto the worker's stack (alloca):
+ * the largest token accepted stays well within a stack
+ */
+
+static char *
+ngx_http_mcp_auth_check_max_size(ngx_conf_t *cf, void *post, void *data)
+{
+    size_t  *sp = data;
+
+    if (*sp < 64 || *sp > NGX_HTTP_MCP_AUTH_MAX_TOKEN) {
+        return "must be between 64 and 64k";
     }
 
     return NGX_CONF_OK;

@@ -78,6 +78,8 @@ def test_a_registry_may_be_named_before_it_is_declared(workdir):
      r'"mcp_max_body_size" directive invalid value'),
     ("mcp_upstream_max_body_size lots;", "mcp_canonical;",
      r'"mcp_upstream_max_body_size" directive invalid value'),
+    ("mcp_auth_jwt_max_size 1m;", "mcp_canonical;",
+     r'"mcp_auth_jwt_max_size" directive must be between 64 and 64k'),
 ])
 def test_mistakes_are_rejected_naming_them(workdir, http, location, message):
     ngx = harness.Nginx(workdir, minimal(http, location))
