@@ -39,6 +39,8 @@ ngx_int_t ngx_http_mcp_jwk_load(ngx_conf_t *cf, ngx_str_t *file,
 ngx_http_mcp_jwt_cache_t *ngx_http_mcp_jwt_cache_create(ngx_pool_t *pool,
     ngx_uint_t size);
 void ngx_http_mcp_jwt_cache_destroy(ngx_http_mcp_jwt_cache_t *cache);
+ngx_int_t ngx_http_mcp_jwt_cache_digest(ngx_http_mcp_jwt_cache_t *cache,
+    u_char *token, size_t len, u_char *digest);
 json_t *ngx_http_mcp_jwt_cache_get(ngx_http_mcp_jwt_cache_t *cache,
     u_char *digest, time_t now, const ngx_http_mcp_jwt_key_t **key,
     int *alg);

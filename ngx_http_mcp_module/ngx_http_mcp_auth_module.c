@@ -620,11 +620,10 @@ ngx_http_mcp_auth_verify(ngx_http_request_t *r,
         ctx->cache = NGX_HTTP_MCP_AUTH_CACHE_OFF;
 
     } else {
-        if (EVP_Digest(token->data, token->len, digest, NULL, EVP_sha256(),
-                       NULL)
-            != 1)
+        if (ngx_http_mcp_jwt_cache_digest(cache, token->data, token->len,
+                                          digest)
+            != NGX_OK)
         {
-            ERR_clear_error();
             return NGX_HTTP_MCP_JWT_ERR_INTERNAL;
         }
 

@@ -17,6 +17,9 @@
 
 #include "ngx_http_mcp_auth.h"
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
 
 typedef struct ngx_http_mcp_jwt_cache_node_s  ngx_http_mcp_jwt_cache_node_t;
 
@@ -36,6 +39,10 @@ struct ngx_http_mcp_jwt_cache_s {
     ngx_uint_t                      mask;
     ngx_queue_t                     lru;        /* most recent first */
     ngx_queue_t                     free;
+
+    /* SHA-256, fetched once: an implicit fetch per token costs more */
+    EVP_MD                         *sha256;
+    EVP_MD_CTX                     *md_ctx;
 };
 
 
@@ -83,7 +90,33 @@ ngx_http_mcp_jwt_cache_create(ngx_pool_t *pool, ngx_uint_t size)
         ngx_queue_insert_tail(&cache->free, &nodes[i].queue);
     }
 
+    cache->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    cache->md_ctx = EVP_MD_CTX_new();
+
+    if (cache->sha256 == NULL || cache->md_ctx == NULL) {
+        ngx_http_mcp_jwt_cache_destroy(cache);
+        return NULL;
+    }
+
     return cache;
+}
+
+
+/* the key of a token: SHA-256 of the whole token */
+
+ngx_int_t
+ngx_http_mcp_jwt_cache_digest(ngx_http_mcp_jwt_cache_t *cache,
+    u_char *token, size_t len, u_char *digest)
+{
+    if (EVP_DigestInit_ex2(cache->md_ctx, cache->sha256, NULL) != 1
+        || EVP_DigestUpdate(cache->md_ctx, token, len) != 1
+        || EVP_DigestFinal_ex(cache->md_ctx, digest, NULL) != 1)
+    {
+        ERR_clear_error();
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -105,6 +138,11 @@ ngx_http_mcp_jwt_cache_destroy(ngx_http_mcp_jwt_cache_t *cache)
     }
 
     ngx_queue_init(&cache->lru);
+
+    EVP_MD_CTX_free(cache->md_ctx);
+    cache->md_ctx = NULL;
+    EVP_MD_free(cache->sha256);
+    cache->sha256 = NULL;
 }
 
 

@@ -52,10 +52,25 @@ static const char  ngx_http_mcp_auth_types[] = "ssssa";
 
 /* keys that hold secrets, at any depth of any vendor answer */
 
-static const char *const  ngx_http_mcp_secret_keys[] = {
-    "api_key", "apikey", "apikeys", "client_secret", "oauth2_client_secret",
-    "secret", "password", "access_token", "refresh_token", "id_token",
-    NULL
+typedef struct {
+    size_t       len;
+    const char  *name;
+} ngx_http_mcp_secret_key_t;
+
+#define ngx_http_mcp_secret(s)  { sizeof(s) - 1, s }
+
+static const ngx_http_mcp_secret_key_t  ngx_http_mcp_secret_keys[] = {
+    ngx_http_mcp_secret("api_key"),
+    ngx_http_mcp_secret("apikey"),
+    ngx_http_mcp_secret("apikeys"),
+    ngx_http_mcp_secret("client_secret"),
+    ngx_http_mcp_secret("oauth2_client_secret"),
+    ngx_http_mcp_secret("secret"),
+    ngx_http_mcp_secret("password"),
+    ngx_http_mcp_secret("access_token"),
+    ngx_http_mcp_secret("refresh_token"),
+    ngx_http_mcp_secret("id_token"),
+    { 0, NULL }
 };
 
 
@@ -578,7 +593,7 @@ ngx_http_mcp_map_is_uri(const char *s)
 void
 ngx_http_mcp_map_scrub(json_t *json)
 {
-    size_t       i;
+    size_t       i, len;
     json_t      *v;
     void        *tmp;
     const char  *key;
@@ -596,13 +611,17 @@ ngx_http_mcp_map_scrub(json_t *json)
     }
 
     json_object_foreach_safe(json, tmp, key, v) {
-        for (i = 0; ngx_http_mcp_secret_keys[i]; i++) {
-            if (strcasecmp(key, ngx_http_mcp_secret_keys[i]) == 0) {
+        len = strlen(key);
+
+        for (i = 0; ngx_http_mcp_secret_keys[i].name; i++) {
+            if (ngx_http_mcp_secret_keys[i].len == len
+                && strcasecmp(key, ngx_http_mcp_secret_keys[i].name) == 0)
+            {
                 break;
             }
         }
 
-        if (ngx_http_mcp_secret_keys[i]) {
+        if (ngx_http_mcp_secret_keys[i].name) {
             json_object_del(json, key);
             continue;
         }
