@@ -477,6 +477,58 @@ ngx_http_mcp_map_fail(ngx_http_mcp_map_err_t *err, const char *fmt, ...)
 }
 
 
+/*
+ * A canonical update's fields that a vendor cannot express: the first of
+ * "fields" that "obj" has is refused, named with "prefix" ("auth." etc.)
+ */
+
+int
+ngx_http_mcp_map_refuse(json_t *obj, const char *prefix,
+    const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err)
+{
+    size_t  i;
+
+    for (i = 0; fields[i]; i++) {
+        if (json_object_get(obj, fields[i])) {
+            return ngx_http_mcp_map_fail(err, "field \"%s%s\" cannot be set "
+                                         "on a %s registry", prefix,
+                                         fields[i],
+                                         ngx_http_mcp_vendor_name(vendor));
+        }
+    }
+
+    return 0;
+}
+
+
+/* the other way round: every member of "obj" must be one of "fields" */
+
+int
+ngx_http_mcp_map_allow(json_t *obj, const char *prefix,
+    const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err)
+{
+    size_t       i;
+    json_t      *v;
+    const char  *key;
+
+    json_object_foreach(obj, key, v) {
+        for (i = 0; fields[i]; i++) {
+            if (strcmp(key, fields[i]) == 0) {
+                break;
+            }
+        }
+
+        if (fields[i] == NULL) {
+            return ngx_http_mcp_map_fail(err, "field \"%s%s\" cannot be set "
+                                         "on a %s registry", prefix, key,
+                                         ngx_http_mcp_vendor_name(vendor));
+        }
+    }
+
+    return 0;
+}
+
+
 /* dst[dkey] = src[skey] when src has it (null included) */
 
 int

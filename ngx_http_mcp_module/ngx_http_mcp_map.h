@@ -74,6 +74,10 @@ json_t *ngx_http_mcp_map_error(int vendor, const char *registry,
 /* helpers shared by the vendor files (ngx_http_mcp_map.c) */
 
 int ngx_http_mcp_map_fail(ngx_http_mcp_map_err_t *err, const char *fmt, ...);
+int ngx_http_mcp_map_refuse(json_t *obj, const char *prefix,
+    const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err);
+int ngx_http_mcp_map_allow(json_t *obj, const char *prefix,
+    const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err);
 int ngx_http_mcp_map_copy(json_t *dst, const char *dkey, json_t *src,
     const char *skey);
 int ngx_http_mcp_map_time(json_t *dst, const char *dkey, json_t *src,

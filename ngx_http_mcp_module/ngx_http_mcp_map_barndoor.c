@@ -100,9 +100,7 @@ static json_t *
 ngx_http_mcp_barndoor_from_canonical(json_t *update,
     ngx_http_mcp_map_err_t *err)
 {
-    size_t       i;
-    json_t      *body, *auth, *ext, *v;
-    const char  *key;
+    json_t  *body, *auth, *ext;
 
     static const char *const  refused[] = {
         "description", "enabled", "access_type", "disabled_tools", "remote",
@@ -113,33 +111,22 @@ ngx_http_mcp_barndoor_from_canonical(json_t *update,
         "method", "api_key", "oauth_scopes", NULL
     };
 
-    for (i = 0; refused[i]; i++) {
-        if (json_object_get(update, refused[i])) {
-            ngx_http_mcp_map_fail(err, "field \"%s\" cannot be set on a "
-                                  "barndoor registry", refused[i]);
-            return NULL;
-        }
-    }
+    static const char *const  extensions[] = { "meta", NULL };
 
     auth = json_object_get(update, "auth");
-
-    for (i = 0; refused_auth[i]; i++) {
-        if (json_object_get(auth, refused_auth[i])) {
-            ngx_http_mcp_map_fail(err, "field \"auth.%s\" cannot be set on "
-                                  "a barndoor registry", refused_auth[i]);
-            return NULL;
-        }
-    }
-
     ext = json_object_get(json_object_get(update, "extensions"), "barndoor");
 
-    json_object_foreach(ext, key, v) {
-        if (strcmp(key, "meta") != 0) {
-            ngx_http_mcp_map_fail(err, "field \"extensions.barndoor.%s\" "
-                                  "cannot be set on a barndoor registry",
-                                  key);
-            return NULL;
-        }
+    if (ngx_http_mcp_map_refuse(update, "", refused, NGX_HTTP_MCP_BARNDOOR,
+                                err)
+        != 0
+        || ngx_http_mcp_map_refuse(auth, "auth.", refused_auth,
+                                   NGX_HTTP_MCP_BARNDOOR, err)
+           != 0
+        || ngx_http_mcp_map_allow(ext, "extensions.barndoor.", extensions,
+                                  NGX_HTTP_MCP_BARNDOOR, err)
+           != 0)
+    {
+        return NULL;
     }
 
     body = json_object();

@@ -215,7 +215,6 @@ static json_t *
 ngx_http_mcp_gatana_from_canonical(json_t *update,
     ngx_http_mcp_map_err_t *err)
 {
-    size_t       i;
     json_t      *body, *auth, *ext, *remote, *a, *t, *o, *keys;
     const char  *s, *m;
 
@@ -223,47 +222,25 @@ ngx_http_mcp_gatana_from_canonical(json_t *update,
         "enabled", "access_type", "disabled_tools", NULL
     };
 
-    for (i = 0; refused[i]; i++) {
-        if (json_object_get(update, refused[i])) {
-            ngx_http_mcp_map_fail(err, "field \"%s\" cannot be set on a "
-                                  "gatana registry", refused[i]);
-            return NULL;
-        }
-    }
-
-    if (json_object_get(json_object_get(update, "auth"), "oauth_scopes")) {
-        ngx_http_mcp_map_fail(err, "field \"auth.oauth_scopes\" cannot be "
-                              "set on a gatana registry");
-        return NULL;
-    }
+    static const char *const  refused_auth[] = { "oauth_scopes", NULL };
 
     ext = json_object_get(json_object_get(update, "extensions"), "gatana");
 
-    if (ext) {
-        json_t      *v;
-        const char  *key;
-
-        json_object_foreach(ext, key, v) {
-            for (i = 0; ngx_http_mcp_gatana_ext_fields[i]; i++) {
-                if (strcmp(key, ngx_http_mcp_gatana_ext_fields[i]) == 0) {
-                    break;
-                }
-            }
-
-            if (ngx_http_mcp_gatana_ext_fields[i] == NULL) {
-                ngx_http_mcp_map_fail(err, "field \"extensions.gatana.%s\" "
-                                      "cannot be set on a gatana registry",
-                                      key);
-                return NULL;
-            }
-        }
-
-        if (ngx_http_mcp_map_check_types(ext, ngx_http_mcp_gatana_ext_fields,
-                                         ngx_http_mcp_gatana_ext_types, err)
-            != 0)
-        {
-            return NULL;
-        }
+    if (ngx_http_mcp_map_refuse(update, "", refused, NGX_HTTP_MCP_GATANA,
+                                err)
+        != 0
+        || ngx_http_mcp_map_refuse(json_object_get(update, "auth"), "auth.",
+                                   refused_auth, NGX_HTTP_MCP_GATANA, err)
+           != 0
+        || ngx_http_mcp_map_allow(ext, "extensions.gatana.",
+                                  ngx_http_mcp_gatana_ext_fields,
+                                  NGX_HTTP_MCP_GATANA, err)
+           != 0
+        || ngx_http_mcp_map_check_types(ext, ngx_http_mcp_gatana_ext_fields,
+                                        ngx_http_mcp_gatana_ext_types, err)
+           != 0)
+    {
+        return NULL;
     }
 
     body = json_object();

@@ -275,8 +275,7 @@ static json_t *
 ngx_http_mcp_kambrium_from_canonical(json_t *update,
     ngx_http_mcp_map_err_t *err)
 {
-    json_t      *body, *auth, *ext, *v;
-    const char  *key;
+    json_t  *body, *auth, *ext;
 
     static const char *const  refused[] = {
         "slug", "remote", "disabled_tools", NULL
@@ -286,35 +285,24 @@ ngx_http_mcp_kambrium_from_canonical(json_t *update,
         "method", "oauth_client_id", "oauth_scopes", NULL
     };
 
-    size_t  i;
-
-    for (i = 0; refused[i]; i++) {
-        if (json_object_get(update, refused[i])) {
-            ngx_http_mcp_map_fail(err, "field \"%s\" cannot be set on a "
-                                  "kambrium registry", refused[i]);
-            return NULL;
-        }
-    }
+    static const char *const  extensions[] = {
+        "config", "connection_id", NULL
+    };
 
     auth = json_object_get(update, "auth");
-
-    for (i = 0; refused_auth[i]; i++) {
-        if (json_object_get(auth, refused_auth[i])) {
-            ngx_http_mcp_map_fail(err, "field \"auth.%s\" cannot be set on "
-                                  "a kambrium registry", refused_auth[i]);
-            return NULL;
-        }
-    }
-
     ext = json_object_get(json_object_get(update, "extensions"), "kambrium");
 
-    json_object_foreach(ext, key, v) {
-        if (strcmp(key, "config") != 0 && strcmp(key, "connection_id") != 0) {
-            ngx_http_mcp_map_fail(err, "field \"extensions.kambrium.%s\" "
-                                  "cannot be set on a kambrium registry",
-                                  key);
-            return NULL;
-        }
+    if (ngx_http_mcp_map_refuse(update, "", refused, NGX_HTTP_MCP_KAMBRIUM,
+                                err)
+        != 0
+        || ngx_http_mcp_map_refuse(auth, "auth.", refused_auth,
+                                   NGX_HTTP_MCP_KAMBRIUM, err)
+           != 0
+        || ngx_http_mcp_map_allow(ext, "extensions.kambrium.", extensions,
+                                  NGX_HTTP_MCP_KAMBRIUM, err)
+           != 0)
+    {
+        return NULL;
     }
 
     body = json_object();

@@ -130,8 +130,8 @@ static ngx_int_t ngx_http_mcp_redis_send(ngx_http_mcp_redis_cmd_t *cmd);
 static void ngx_http_mcp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_mcp_redis_cmd_timeout(ngx_event_t *ev);
-static void ngx_http_mcp_redis_send_waiting(ngx_http_mcp_redis_t *rds);
-static void ngx_http_mcp_redis_fail_waiting(ngx_http_mcp_redis_t *rds);
+static void ngx_http_mcp_redis_flush_waiting(ngx_http_mcp_redis_t *rds,
+    ngx_uint_t send);
 
 
 ngx_http_mcp_redis_t *
@@ -310,7 +310,7 @@ ngx_http_mcp_redis_connect(ngx_http_mcp_redis_t *rds)
 failed:
 
     ngx_http_mcp_redis_schedule(rds, 0);
-    ngx_http_mcp_redis_fail_waiting(rds);
+    ngx_http_mcp_redis_flush_waiting(rds, 0);
 }
 
 
@@ -527,7 +527,7 @@ ngx_http_mcp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
         rds->ready(rds, rds->ready_data);
     }
 
-    ngx_http_mcp_redis_send_waiting(rds);
+    ngx_http_mcp_redis_flush_waiting(rds, 1);
 }
 
 
@@ -781,7 +781,7 @@ ngx_http_mcp_redis_cleanup(void *privdata)
 
     if (!quiet) {
         /* hiredis has failed the commands it had; now those that waited */
-        ngx_http_mcp_redis_fail_waiting(rds);
+        ngx_http_mcp_redis_flush_waiting(rds, 0);
     }
 }
 
@@ -1137,10 +1137,14 @@ ngx_http_mcp_redis_cmd_timeout(ngx_event_t *ev)
 }
 
 
-/* the connection is ready: the commands that waited for it are sent */
+/*
+ * The commands that waited for the connection: sent now that it is ready
+ * ("send"), or, when it could not be made, answered without it (a NULL
+ * reply: the caller goes on without Redis).
+ */
 
 static void
-ngx_http_mcp_redis_send_waiting(ngx_http_mcp_redis_t *rds)
+ngx_http_mcp_redis_flush_waiting(ngx_http_mcp_redis_t *rds, ngx_uint_t send)
 {
     void                           *data;
     ngx_queue_t                     waiting, *q;
@@ -1164,53 +1168,13 @@ ngx_http_mcp_redis_send_waiting(ngx_http_mcp_redis_t *rds)
 
         ngx_queue_remove(q);
 
-        if (cmd->handler != NULL
+        if (send
+            && cmd->handler != NULL
             && ngx_http_mcp_redis_ready(rds)
             && ngx_http_mcp_redis_send(cmd) == NGX_OK)
         {
             continue;
         }
-
-        if (cmd->timer.timer_set) {
-            ngx_del_timer(&cmd->timer);
-        }
-
-        handler = cmd->handler;
-        data = cmd->data;
-
-        ngx_free(cmd);
-
-        if (handler) {
-            handler(data, NULL);
-        }
-    }
-}
-
-
-/* the connection could not be made: those that waited go without it */
-
-static void
-ngx_http_mcp_redis_fail_waiting(ngx_http_mcp_redis_t *rds)
-{
-    void                           *data;
-    ngx_queue_t                     waiting, *q;
-    ngx_http_mcp_redis_cmd_t       *cmd;
-    ngx_http_mcp_redis_handler_pt   handler;
-
-    if (ngx_queue_empty(&rds->waiting)) {
-        return;
-    }
-
-    waiting = rds->waiting;
-    waiting.next->prev = &waiting;
-    waiting.prev->next = &waiting;
-    ngx_queue_init(&rds->waiting);
-
-    while (!ngx_queue_empty(&waiting)) {
-        q = ngx_queue_head(&waiting);
-        cmd = ngx_queue_data(q, ngx_http_mcp_redis_cmd_t, queue);
-
-        ngx_queue_remove(q);
 
         if (cmd->timer.timer_set) {
             ngx_del_timer(&cmd->timer);
