@@ -10,11 +10,11 @@
  */
 
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-
 #include "ngx_http_mcp_module.h"
 #include "ngx_http_mcp_auth.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 
 #define NGX_HTTP_MCP_AUTH_NONE       0
@@ -171,6 +171,10 @@ static char *ngx_http_mcp_auth_cache(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 #define NGX_HTTP_MCP_AUTH_MAX_TOKEN  65536
+
+
+static ngx_str_t  ngx_http_mcp_auth_www_authenticate =
+    ngx_string("WWW-Authenticate");
 
 
 static ngx_conf_post_handler_pt  ngx_http_mcp_auth_scope_p =
@@ -715,7 +719,7 @@ ngx_http_mcp_auth_reject(ngx_http_request_t *r, ngx_http_mcp_auth_ctx_t *ctx,
     u_char                    *p, *start;
     size_t                     len;
     ngx_int_t                  rc;
-    ngx_str_t                 *realm;
+    ngx_str_t                 *realm, value;
     ngx_table_elt_t           *h;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -757,18 +761,14 @@ ngx_http_mcp_auth_reject(ngx_http_request_t *r, ngx_http_mcp_auth_ctx_t *ctx,
         p = ngx_sprintf(p, ", scope=\"%V\"", scope);
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
+    value.data = start;
+    value.len = p - start;
+
+    h = ngx_http_mcp_add_header(r, &ngx_http_mcp_auth_www_authenticate,
+                                &value);
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "WWW-Authenticate");
-    h->value.data = start;
-    h->value.len = p - start;
 
     r->headers_out.www_authenticate = h;
 

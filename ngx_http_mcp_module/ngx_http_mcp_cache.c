@@ -1347,17 +1347,13 @@ ngx_http_mcp_cache_set_status(ngx_http_request_t *r,
     h = cctx->header;
 
     if (h == NULL) {
-        h = ngx_list_push(&r->headers_out.headers);
+        h = ngx_http_mcp_add_header(r, &lcf->header,
+                                    &ngx_http_mcp_cache_status_names[status]);
         if (h == NULL) {
             cctx->status = NGX_HTTP_MCP_CACHE_NONE;
             return;
         }
 
-        h->hash = 1;
-        h->key = lcf->header;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
         cctx->header = h;
     }
 

@@ -36,6 +36,7 @@ static ngx_uint_t ngx_http_mcp_canonical_view(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_mcp_is_json_type(ngx_http_request_t *r);
 
 
+static ngx_str_t  ngx_http_mcp_allow_header = ngx_string("Allow");
 static ngx_str_t  ngx_http_mcp_allow = ngx_string("GET, HEAD, PUT");
 
 static ngx_str_t  ngx_http_mcp_canonical_type =
@@ -48,7 +49,6 @@ ngx_int_t
 ngx_http_mcp_handler(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
-    ngx_table_elt_t          *h;
     ngx_http_mcp_ctx_t       *ctx;
     ngx_http_mcp_loc_conf_t  *mlcf;
 
@@ -59,17 +59,12 @@ ngx_http_mcp_handler(ngx_http_request_t *r)
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_module);
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT))) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_mcp_add_header(r, &ngx_http_mcp_allow_header,
+                                    &ngx_http_mcp_allow)
+            == NULL)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Allow");
-        h->value = ngx_http_mcp_allow;
 
         return ngx_http_mcp_reject(r, NGX_HTTP_NOT_ALLOWED,
                                    "Method \"%V\" not allowed.",

@@ -160,6 +160,8 @@ ngx_int_t ngx_http_mcp_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *fmt, ...);
 ngx_int_t ngx_http_mcp_error_body(ngx_http_request_t *r, ngx_chain_t **out,
     const char *fmt, ...);
+ngx_table_elt_t *ngx_http_mcp_add_header(ngx_http_request_t *r,
+    ngx_str_t *key, ngx_str_t *value);
 
 /* ngx_http_mcp_var.c */
 ngx_int_t ngx_http_mcp_add_variables(ngx_conf_t *cf);

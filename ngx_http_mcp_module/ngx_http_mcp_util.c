@@ -140,3 +140,27 @@ ngx_http_mcp_error_body(ngx_http_request_t *r, ngx_chain_t **out,
 
     return rc;
 }
+
+
+/* adds a response header; NULL if out of memory */
+
+ngx_table_elt_t *
+ngx_http_mcp_add_header(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key = *key;
+    h->value = *value;
+
+    return h;
+}
