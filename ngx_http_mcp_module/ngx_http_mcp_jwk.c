@@ -12,13 +12,13 @@
  */
 
 
+#include "ngx_http_mcp_auth.h"
+
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-
-#include "ngx_http_mcp_auth.h"
 
 
 #define NGX_HTTP_MCP_JWK_MAX_FILE    (1024 * 1024)

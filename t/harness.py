@@ -232,10 +232,18 @@ class Nginx:
         return env
 
     def test_config(self):
-        """nginx -t: (returncode, output)"""
-        p = subprocess.run(self.cmd("-t"), capture_output=True, text=True,
-                           env=self.env())
-        return p.returncode, p.stdout + p.stderr
+        """nginx -t: (returncode, output).  Its own log goes to a file of
+        its own: the [emerg] a test provokes is not an alert of the server"""
+        log = self.path("logs/nginx-t.log")
+        p = subprocess.run(self.cmd("-t", "-e", log), capture_output=True,
+                           text=True, env=self.env())
+        # nginx copies only warn and above to stderr, unless its log is it
+        try:
+            with open(log, errors="replace") as f:
+                said = f.read()
+        except FileNotFoundError:
+            said = ""
+        return p.returncode, p.stdout + p.stderr + said
 
     def start(self):
         self.proc = subprocess.Popen(self.cmd("-g", "daemon off;"),
