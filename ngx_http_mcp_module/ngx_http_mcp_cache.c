@@ -102,6 +102,9 @@ typedef struct {
     /* the scripts' arguments: they live as long as the request */
     ngx_str_t                       args[NGX_HTTP_MCP_CACHE_NARGS];
 
+    /* HMGET <entries> <field> <field>:b, a hit's only command */
+    ngx_str_t                       probe[4];
+
     ngx_str_t                       gen;        /* seen by the lookup */
     ngx_str_t                       token;      /* of the lock */
 
@@ -131,9 +134,18 @@ static ngx_int_t ngx_http_mcp_cache_field(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_mcp_cache_no_cache(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mcp_cache_send_lookup(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx);
+static void ngx_http_mcp_cache_probe_done(void *data, redisReply *reply);
+static ngx_int_t ngx_http_mcp_cache_probed(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx, redisReply *reply);
+static ngx_int_t ngx_http_mcp_cache_send_script(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx);
 static void ngx_http_mcp_cache_lookup_done(void *data, redisReply *reply);
+static void ngx_http_mcp_cache_lookup_end(ngx_http_mcp_cache_ctx_t *cctx,
+    ngx_int_t rc);
 static ngx_int_t ngx_http_mcp_cache_found(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx, redisReply *reply);
+static ngx_int_t ngx_http_mcp_cache_hit(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx, redisReply *status, redisReply *body);
 static void ngx_http_mcp_cache_wait_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_mcp_cache_store(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx, ngx_http_mcp_cache_ctx_t *cctx);
@@ -626,7 +638,7 @@ ngx_http_mcp_cache_field(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
 
     ngx_sha1_final(hash, &sha1);
 
-    p = ngx_pnalloc(r->pool, 2 * sizeof(hash));
+    p = ngx_pnalloc(r->pool, 2 * sizeof(hash) + sizeof(":b") - 1);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -634,7 +646,13 @@ ngx_http_mcp_cache_field(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
     cctx->args[NGX_HTTP_MCP_CACHE_ARG_FIELD].data = p;
     cctx->args[NGX_HTTP_MCP_CACHE_ARG_FIELD].len = 2 * sizeof(hash);
 
-    ngx_hex_dump(p, hash, sizeof(hash));
+    ngx_memcpy(ngx_hex_dump(p, hash, sizeof(hash)), ":b", sizeof(":b") - 1);
+
+    ngx_str_set(&cctx->probe[0], "HMGET");
+    cctx->probe[1] = cctx->args[NGX_HTTP_MCP_CACHE_KEY_ENTRIES];
+    cctx->probe[2] = cctx->args[NGX_HTTP_MCP_CACHE_ARG_FIELD];
+    cctx->probe[3].data = p;
+    cctx->probe[3].len = 2 * sizeof(hash) + sizeof(":b") - 1;
 
     /* the lock key was allocated with room for the field */
 
@@ -690,10 +708,120 @@ ngx_http_mcp_cache_no_cache(ngx_http_request_t *r)
 }
 
 
-/* NGX_AGAIN: sent; NGX_DECLINED: Redis cannot take it; NGX_ERROR */
+/*
+ * A lookup starts with a plain HMGET of the entry: all that a hit costs
+ * Redis.  A miss (or an expired entry) goes on with the lookup script,
+ * which reads the generation and takes the lock; a bypass goes there at
+ * once.  NGX_AGAIN: sent; NGX_DECLINED: Redis cannot take it; NGX_ERROR.
+ */
 
 static ngx_int_t
 ngx_http_mcp_cache_send_lookup(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx)
+{
+    ngx_http_mcp_cache_main_conf_t  *mcf;
+
+    if (cctx->status == NGX_HTTP_MCP_CACHE_BYPASS) {
+        return ngx_http_mcp_cache_send_script(r, cctx);
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
+
+    cctx->cmd = ngx_http_mcp_redis_command(mcf->rds, 4, cctx->probe,
+                                           ngx_http_mcp_cache_probe_done,
+                                           cctx);
+    if (cctx->cmd == NULL) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_mcp_cache_probe_done(void *data, redisReply *reply)
+{
+    ngx_http_mcp_cache_ctx_t *cctx = data;
+
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    cctx->cmd = NULL;
+
+    r = cctx->request;
+
+    if (reply == NULL) {
+        rc = NGX_DECLINED;
+
+    } else {
+        rc = ngx_http_mcp_cache_probed(r, cctx, reply);
+
+        if (rc == NGX_DECLINED) {
+            /* a miss, or an entry found expired: the script decides */
+            rc = ngx_http_mcp_cache_send_script(r, cctx);
+        }
+    }
+
+    if (rc == NGX_DECLINED) {
+        /* Redis failed: to the registry */
+        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
+        cctx->have_gen = 0;
+    }
+
+    ngx_http_mcp_cache_lookup_end(cctx, rc);
+}
+
+
+/*
+ * NGX_OK: a hit; NGX_DECLINED: anything else, for the script to decide.
+ * The entry's expiry is in Redis's clock (the store script reads TIME);
+ * it is compared with this node's: nodes and Redis keep their clocks in
+ * step (NTP), and an entry lives at most the skew longer or shorter.
+ */
+
+static ngx_int_t
+ngx_http_mcp_cache_probed(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx, redisReply *reply)
+{
+    u_char       *p, *last, *sp;
+    off_t         expiry;
+    ngx_time_t   *tp;
+    redisReply  **e;
+
+    e = reply->element;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || e[0]->type != REDIS_REPLY_STRING
+        || e[1]->type != REDIS_REPLY_STRING)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = (u_char *) e[0]->str;
+    last = p + e[0]->len;
+
+    sp = ngx_strlchr(p, last, ' ');
+    if (sp == NULL) {
+        return NGX_DECLINED;
+    }
+
+    expiry = ngx_atoof(sp + 1, last - sp - 1);
+    tp = ngx_timeofday();
+
+    if (expiry == NGX_ERROR
+        || expiry <= (off_t) tp->sec * 1000 + (off_t) tp->msec)
+    {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_mcp_cache_hit(r, cctx, e[0], e[1]);
+}
+
+
+/* the lookup script: NGX_AGAIN, NGX_DECLINED or NGX_ERROR, as above */
+
+static ngx_int_t
+ngx_http_mcp_cache_send_script(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx)
 {
     u_char                          *p;
@@ -757,21 +885,30 @@ ngx_http_mcp_cache_lookup_done(void *data, redisReply *reply)
 {
     ngx_http_mcp_cache_ctx_t *cctx = data;
 
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_int_t  rc;
 
     cctx->cmd = NULL;
 
-    r = cctx->request;
-    c = r->connection;
+    rc = ngx_http_mcp_cache_found(cctx->request, cctx, reply);
 
-    rc = ngx_http_mcp_cache_found(r, cctx, reply);
+    ngx_http_mcp_cache_lookup_end(cctx, rc);
+}
+
+
+/*
+ * Where a lookup goes on: NGX_AGAIN, a command or the wait timer is under
+ * way; NGX_OK, a hit, to be sent; NGX_DECLINED, to the registry.
+ */
+
+static void
+ngx_http_mcp_cache_lookup_end(ngx_http_mcp_cache_ctx_t *cctx, ngx_int_t rc)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
 
     switch (rc) {
 
     case NGX_AGAIN:
-        /* another request fetches the answer: look again in a moment */
         return;
 
     case NGX_OK:
@@ -779,12 +916,15 @@ ngx_http_mcp_cache_lookup_done(void *data, redisReply *reply)
         break;
 
     case NGX_ERROR:
+        r = cctx->request;
+        c = r->connection;
+
         cctx->ctx->phase = NGX_HTTP_MCP_PHASE_DONE;
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         ngx_http_run_posted_requests(c);
         return;
 
-    default: /* NGX_DECLINED: to the registry */
+    default: /* NGX_DECLINED */
         break;
     }
 
@@ -801,11 +941,9 @@ static ngx_int_t
 ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
     redisReply *reply)
 {
-    ngx_buf_t    *b;
-    ngx_int_t     status;
+    ngx_int_t     rc;
     ngx_msec_t    delay;
     redisReply  **e;
-    ngx_chain_t  *cl;
 
     if (reply == NULL) {
         ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
@@ -849,47 +987,17 @@ ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
     switch (e[1]->str[0]) {
 
     case 'H':
-        if (reply->elements != 4
-            || e[2]->type != REDIS_REPLY_STRING
-            || e[3]->type != REDIS_REPLY_STRING)
-        {
+        if (reply->elements != 4) {
             break;
         }
 
-        status = ngx_atoi((u_char *) e[2]->str, e[2]->len);
-        if (status < 100 || status > 599) {
-            break;
+        rc = ngx_http_mcp_cache_hit(r, cctx, e[2], e[3]);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
         }
 
-        cl = NULL;
-
-        if (e[3]->len) {
-            b = ngx_create_temp_buf(r->pool, e[3]->len);
-            if (b == NULL) {
-                return NGX_ERROR;
-            }
-
-            b->last = ngx_cpymem(b->pos, e[3]->str, e[3]->len);
-
-            cl = ngx_alloc_chain_link(r->pool);
-            if (cl == NULL) {
-                return NGX_ERROR;
-            }
-
-            cl->buf = b;
-            cl->next = NULL;
-        }
-
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "mcp cache hit: status:%i size:%uz",
-                       status, e[3]->len);
-
-        cctx->ctx->status = status;
-        cctx->ctx->out = cl;
-
-        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_HIT);
-
-        return NGX_OK;
+        break;
 
     case 'L':
         cctx->locked = 1;
@@ -929,37 +1037,80 @@ ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
 }
 
 
+/*
+ * A cached answer: "status" begins with the status code, "body" is the
+ * client's body.  NGX_OK, NGX_DECLINED (not an answer) or NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_mcp_cache_hit(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
+    redisReply *status, redisReply *body)
+{
+    ngx_buf_t    *b;
+    ngx_int_t     code;
+    ngx_chain_t  *cl;
+
+    if (status->type != REDIS_REPLY_STRING || status->len < 3
+        || body->type != REDIS_REPLY_STRING)
+    {
+        return NGX_DECLINED;
+    }
+
+    code = ngx_atoi((u_char *) status->str, 3);
+    if (code < 100 || code > 599
+        || (status->len > 3 && status->str[3] != ' '))
+    {
+        return NGX_DECLINED;
+    }
+
+    cl = NULL;
+
+    if (body->len) {
+        b = ngx_create_temp_buf(r->pool, body->len);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->last = ngx_cpymem(b->pos, body->str, body->len);
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = b;
+        cl->next = NULL;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mcp cache hit: status:%i size:%uz", code, body->len);
+
+    cctx->ctx->status = code;
+    cctx->ctx->out = cl;
+
+    ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_HIT);
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_mcp_cache_wait_handler(ngx_event_t *ev)
 {
     ngx_http_mcp_cache_ctx_t *cctx = ev->data;
 
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_int_t  rc;
 
-    r = cctx->request;
-    c = r->connection;
+    rc = ngx_http_mcp_cache_send_lookup(cctx->request, cctx);
 
-    rc = ngx_http_mcp_cache_send_lookup(r, cctx);
-
-    if (rc == NGX_AGAIN) {
-        return;
+    if (rc == NGX_DECLINED) {
+        /* Redis went away meanwhile */
+        ngx_http_mcp_cache_set_status(cctx->request, cctx,
+                                      NGX_HTTP_MCP_CACHE_ERROR);
+        cctx->have_gen = 0;
     }
 
-    if (rc == NGX_ERROR) {
-        cctx->ctx->phase = NGX_HTTP_MCP_PHASE_DONE;
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        ngx_http_run_posted_requests(c);
-        return;
-    }
-
-    /* Redis went away meanwhile */
-
-    ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
-    cctx->have_gen = 0;
-
-    ngx_http_mcp_cache_resume(cctx);
+    ngx_http_mcp_cache_lookup_end(cctx, rc);
 }
 
 

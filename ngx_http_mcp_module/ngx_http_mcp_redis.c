@@ -76,6 +76,7 @@ struct ngx_http_mcp_redis_s {
     void                           *ready_data;
 
     unsigned                        failing:1;  /* outage logged */
+    unsigned                        refused:1;  /* a script got an error */
     unsigned                        lost:1;     /* a command got no reply */
     unsigned                        writing:1;  /* in redisAsyncHandleWrite */
     unsigned                        clear:1;    /* edge-triggered events */
@@ -127,6 +128,10 @@ static void ngx_http_mcp_redis_fail(ngx_http_mcp_redis_t *rds,
 static void ngx_http_mcp_redis_unavailable(ngx_http_mcp_redis_t *rds,
     const char *reason, size_t len);
 static ngx_int_t ngx_http_mcp_redis_send(ngx_http_mcp_redis_cmd_t *cmd);
+static ngx_http_mcp_redis_cmd_t *ngx_http_mcp_redis_queue(
+    ngx_http_mcp_redis_t *rds, ngx_http_mcp_redis_script_t *script,
+    ngx_uint_t nkeys, ngx_uint_t nargs, ngx_str_t *args,
+    ngx_http_mcp_redis_handler_pt handler, void *data);
 static void ngx_http_mcp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_mcp_redis_cmd_timeout(ngx_event_t *ev);
@@ -900,10 +905,38 @@ ngx_http_mcp_redis_eval(ngx_http_mcp_redis_t *rds,
     ngx_http_mcp_redis_script_t *script, ngx_uint_t nkeys, ngx_uint_t nargs,
     ngx_str_t *args, ngx_http_mcp_redis_handler_pt handler, void *data)
 {
+    if (nargs + 3 > NGX_HTTP_MCP_REDIS_MAX_ARGS) {
+        return NULL;
+    }
+
+    return ngx_http_mcp_redis_queue(rds, script, nkeys, nargs, args, handler,
+                                    data);
+}
+
+
+ngx_http_mcp_redis_cmd_t *
+ngx_http_mcp_redis_command(ngx_http_mcp_redis_t *rds, ngx_uint_t nargs,
+    ngx_str_t *args, ngx_http_mcp_redis_handler_pt handler, void *data)
+{
+    if (nargs == 0 || nargs > NGX_HTTP_MCP_REDIS_MAX_ARGS) {
+        return NULL;
+    }
+
+    return ngx_http_mcp_redis_queue(rds, NULL, 0, nargs, args, handler, data);
+}
+
+
+/* a script (EVALSHA) when "script" is set, else the command in "args" */
+
+static ngx_http_mcp_redis_cmd_t *
+ngx_http_mcp_redis_queue(ngx_http_mcp_redis_t *rds,
+    ngx_http_mcp_redis_script_t *script, ngx_uint_t nkeys, ngx_uint_t nargs,
+    ngx_str_t *args, ngx_http_mcp_redis_handler_pt handler, void *data)
+{
     ngx_uint_t                 wait;
     ngx_http_mcp_redis_cmd_t  *cmd;
 
-    if (rds == NULL || nargs + 3 > NGX_HTTP_MCP_REDIS_MAX_ARGS) {
+    if (rds == NULL) {
         return NULL;
     }
 
@@ -948,7 +981,7 @@ ngx_http_mcp_redis_eval(ngx_http_mcp_redis_t *rds,
     cmd->timer.log = rds->log;
 
     /* without a reply handler, Redis has the script at once */
-    cmd->eval = (handler == NULL);
+    cmd->eval = (script != NULL && handler == NULL);
 
     if (wait) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, rds->log, 0,
@@ -992,21 +1025,24 @@ ngx_http_mcp_redis_send(ngx_http_mcp_redis_cmd_t *cmd)
 
     argc = 0;
 
-    if (cmd->eval) {
-        argv[argc] = "EVAL";
-        argvlen[argc++] = sizeof("EVAL") - 1;
-        argv[argc] = (const char *) cmd->script->text.data;
-        argvlen[argc++] = cmd->script->text.len;
+    if (cmd->script) {
 
-    } else {
-        argv[argc] = "EVALSHA";
-        argvlen[argc++] = sizeof("EVALSHA") - 1;
-        argv[argc] = (const char *) cmd->script->sha1;
-        argvlen[argc++] = sizeof(cmd->script->sha1);
+        if (cmd->eval) {
+            argv[argc] = "EVAL";
+            argvlen[argc++] = sizeof("EVAL") - 1;
+            argv[argc] = (const char *) cmd->script->text.data;
+            argvlen[argc++] = cmd->script->text.len;
+
+        } else {
+            argv[argc] = "EVALSHA";
+            argvlen[argc++] = sizeof("EVALSHA") - 1;
+            argv[argc] = (const char *) cmd->script->sha1;
+            argvlen[argc++] = sizeof(cmd->script->sha1);
+        }
+
+        argv[argc] = (const char *) nkeys;
+        argvlen[argc++] = ngx_sprintf(nkeys, "%ui", cmd->nkeys) - nkeys;
     }
-
-    argv[argc] = (const char *) nkeys;
-    argvlen[argc++] = ngx_sprintf(nkeys, "%ui", cmd->nkeys) - nkeys;
 
     for (i = 0; i < cmd->nargs; i++) {
         argv[argc] = (const char *) cmd->args[i].data;
@@ -1062,7 +1098,7 @@ ngx_http_mcp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
     } else if (reply->type == REDIS_REPLY_ERROR) {
 
-        if (!cmd->eval && cmd->handler
+        if (cmd->script && !cmd->eval && cmd->handler
             && reply->len >= sizeof("NOSCRIPT") - 1
             && ngx_strncmp(reply->str, "NOSCRIPT", sizeof("NOSCRIPT") - 1)
                == 0)
@@ -1082,10 +1118,17 @@ ngx_http_mcp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         }
 
         ngx_http_mcp_redis_unavailable(rds, reply->str, reply->len);
+        rds->refused |= (cmd->script != NULL);
         reply = NULL;
 
-    } else if (rds->failing) {
+    } else if (rds->failing && (cmd->script || !rds->refused)) {
+        /*
+         * when Redis refused a script (an ACL, OOM), plain commands that
+         * still work do not end the outage: only a script does
+         */
+
         rds->failing = 0;
+        rds->refused = 0;
         ngx_log_error(NGX_LOG_NOTICE, rds->log, 0,
                       "mcp cache: redis %V is available again",
                       &rds->conf->name);

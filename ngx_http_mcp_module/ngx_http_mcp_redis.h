@@ -84,6 +84,12 @@ ngx_http_mcp_redis_cmd_t *ngx_http_mcp_redis_eval(ngx_http_mcp_redis_t *rds,
     ngx_http_mcp_redis_script_t *script, ngx_uint_t nkeys, ngx_uint_t nargs,
     ngx_str_t *args, ngx_http_mcp_redis_handler_pt handler, void *data);
 
+/* Sends a command of "nargs" arguments, its name first: as above. */
+
+ngx_http_mcp_redis_cmd_t *ngx_http_mcp_redis_command(
+    ngx_http_mcp_redis_t *rds, ngx_uint_t nargs, ngx_str_t *args,
+    ngx_http_mcp_redis_handler_pt handler, void *data);
+
 /* the handler will not be called: its data may go away */
 
 void ngx_http_mcp_redis_cancel(ngx_http_mcp_redis_cmd_t *cmd);

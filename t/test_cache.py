@@ -381,6 +381,46 @@ def test_ttl_expiry(cache_gw, mocks, demo_keys):
     assert fetches(mocks, "gatana") == 2
 
 
+def test_an_expired_entry_is_a_miss_while_its_hash_lives_on(cache_gw, mocks,
+                                                          demo_keys, rdb):
+    """a hit is checked against the entry's own expiry, not only the
+    hash's (which lives as long as the longest entry of the server)"""
+    ngx = cache_gw()
+    alice = token(demo_keys)
+    assert status(ngx.get(native("kambrium"), headers=alice)) == "MISS"
+    assert status(ngx.get(native("kambrium"), headers=alice)) == "HIT"
+
+    key = "mcp:{kambrium:%s}:entries" % SEED["kambrium"]
+    fields = rdb.hgetall(key)
+    meta = [f for f in fields if not f.endswith(b":b")]
+    assert len(meta) == 1
+    code, _ = fields[meta[0]].split()
+    past = int(time.time() * 1000) - 1000
+    rdb.hset(key, meta[0], code + b" " + str(past).encode())
+    assert rdb.pttl(key) > 30000
+
+    assert status(ngx.get(native("kambrium"), headers=alice)) == "MISS"
+    assert status(ngx.get(native("kambrium"), headers=alice)) == "HIT"
+    assert fetches(mocks, "kambrium") == 2
+
+
+def test_a_hit_costs_redis_one_plain_command(cache_gw, mocks, demo_keys, rdb):
+    """what a hit costs Redis: one HMGET, no script (a shared Redis serves
+    many gateways); misses, stores and invalidations run the scripts"""
+    ngx = cache_gw()
+    alice = token(demo_keys)
+    assert status(ngx.get(native("kambrium"), headers=alice)) == "MISS"
+
+    rdb.config_resetstat()
+    for _ in range(10):
+        assert status(ngx.get(native("kambrium"), headers=alice)) == "HIT"
+    stats = rdb.info("commandstats")
+    assert stats["cmdstat_hmget"]["calls"] == 10
+    assert "cmdstat_evalsha" not in stats
+    assert "cmdstat_eval" not in stats
+    assert fetches(mocks, "kambrium") == 1
+
+
 def test_only_listed_statuses_are_cached(cache_gw, mocks, demo_keys):
     alice = token(demo_keys)
     ngx = cache_gw()
