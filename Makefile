@@ -20,7 +20,7 @@ CFLAGS_UNIT := -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
 
 # the pure C parts of the module (no nginx types) and their unit tests
 UNIT_SRCS   := $(SRC)/ngx_http_mcp_id.c $(wildcard $(SRC)/ngx_http_mcp_map*.c) \
-               $(SRC)/ngx_http_mcp_jwt.c
+               $(SRC)/ngx_http_mcp_jwt.c $(SRC)/ngx_http_mcp_json_dump.c
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 
 .PHONY: all module setup unit integration test test-asan test-valgrind \

@@ -239,9 +239,7 @@ ngx_http_mcp_body_check(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
     }
 
     if (ngx_http_mcp_json_track(r, update) != NGX_OK
-        || ngx_http_mcp_json_dump(r, update,
-                                  ctx->body->last - ctx->body->pos, &cl)
-           != NGX_OK)
+        || ngx_http_mcp_json_dump(r, update, &cl) != NGX_OK)
     {
         return NGX_ERROR;
     }

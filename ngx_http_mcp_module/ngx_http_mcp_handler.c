@@ -358,10 +358,7 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
         }
     }
 
-    /* the canonical shape is a little larger than the vendor's */
-
-    return ngx_http_mcp_json_dump(r, out, res->size + res->size / 2,
-                                  &ctx->out);
+    return ngx_http_mcp_json_dump(r, out, &ctx->out);
 }
 
 

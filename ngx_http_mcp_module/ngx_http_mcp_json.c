@@ -9,15 +9,13 @@
 
 
 #include "ngx_http_mcp_module.h"
+#include "ngx_http_mcp_json.h"
 
 
 typedef struct {
     ngx_chain_t  *cl;
     u_char       *pos;
 } ngx_http_mcp_json_reader_t;
-
-
-#define NGX_HTTP_MCP_JSON_DUMP_MIN  512
 
 
 static size_t ngx_http_mcp_json_read(void *buffer, size_t buflen, void *data);
@@ -146,45 +144,28 @@ ngx_http_mcp_json_cleanup(void *data)
 
 
 /*
- * Serializes "json" compactly into a new pool buffer, in one pass when
- * "hint" (the size it is expected to take, 0 if unknown) is large enough:
- * jansson says how much it needed, and a second pass happens only if the
- * guess was short.
+ * Serializes "json" compactly into a new pool buffer of the exact size:
+ * what json_dumpb(JSON_COMPACT) would write (ngx_http_mcp_json_dump.c).
  */
 
 ngx_int_t
-ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json, size_t hint,
-    ngx_chain_t **out)
+ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json, ngx_chain_t **out)
 {
-    size_t        size, need;
+    size_t        size;
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
-    size = ngx_max(hint, NGX_HTTP_MCP_JSON_DUMP_MIN);
-
-    for ( ;; ) {
-        b = ngx_create_temp_buf(r->pool, size);
-        if (b == NULL) {
-            return NGX_ERROR;
-        }
-
-        need = json_dumpb(json, (char *) b->pos, size, JSON_COMPACT);
-
-        if (need == 0) {
-            return NGX_ERROR;
-        }
-
-        if (need <= size) {
-            break;
-        }
-
-        /* too short a guess: the buffer goes back to the pool if it can */
-
-        ngx_pfree(r->pool, b->start);
-        size = need;
+    size = ngx_http_mcp_json_dump_size(json);
+    if (size == 0) {
+        return NGX_ERROR;
     }
 
-    b->last = b->pos + need;
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_http_mcp_json_dump_write(b->pos, json);
 
     cl = ngx_alloc_chain_link(r->pool);
     if (cl == NULL) {

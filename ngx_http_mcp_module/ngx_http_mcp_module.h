@@ -151,7 +151,7 @@ json_t *ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
     ngx_str_t *error);
 ngx_int_t ngx_http_mcp_json_track(ngx_http_request_t *r, json_t *json);
 ngx_int_t ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json,
-    size_t hint, ngx_chain_t **out);
+    ngx_chain_t **out);
 
 /* ngx_http_mcp_util.c */
 ngx_int_t ngx_http_mcp_send(ngx_http_request_t *r, ngx_uint_t status,

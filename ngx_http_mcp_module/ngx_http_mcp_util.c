@@ -134,7 +134,7 @@ ngx_http_mcp_error_body(ngx_http_request_t *r, ngx_chain_t **out,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_mcp_json_dump(r, json, 0, out);
+    rc = ngx_http_mcp_json_dump(r, json, out);
 
     json_decref(json);
 
