@@ -272,10 +272,11 @@ static ngx_str_t  ngx_http_mcp_cache_status_names[] = {
 /* the default key; the second form when no JWT module is loaded */
 
 static ngx_str_t  ngx_http_mcp_cache_default_key = ngx_string(
-    "$mcp_registry:$mcp_server_id:$mcp_view:$mcp_jwt_iss:$mcp_jwt_sub:$args");
+    "$mcp_registry:$mcp_server_id:$mcp_view:$mcp_jwt_iss:$mcp_jwt_sub:"
+    "$mcp_registry_args");
 
 static ngx_str_t  ngx_http_mcp_cache_default_key_anonymous = ngx_string(
-    "$mcp_registry:$mcp_server_id:$mcp_view:::$args");
+    "$mcp_registry:$mcp_server_id:$mcp_view:::$mcp_registry_args");
 
 
 static ngx_command_t  ngx_http_mcp_cache_commands[] = {

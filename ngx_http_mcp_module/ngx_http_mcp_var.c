@@ -14,7 +14,8 @@ enum {
     NGX_HTTP_MCP_VAR_VENDOR,
     NGX_HTTP_MCP_VAR_SERVER_ID,
     NGX_HTTP_MCP_VAR_ROUTE,
-    NGX_HTTP_MCP_VAR_VIEW
+    NGX_HTTP_MCP_VAR_VIEW,
+    NGX_HTTP_MCP_VAR_REGISTRY_ARGS
 };
 
 
@@ -38,6 +39,9 @@ static ngx_http_variable_t  ngx_http_mcp_vars[] = {
 
     { ngx_string("mcp_view"), NULL, ngx_http_mcp_route_variable,
       NGX_HTTP_MCP_VAR_VIEW, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mcp_registry_args"), NULL, ngx_http_mcp_route_variable,
+      NGX_HTTP_MCP_VAR_REGISTRY_ARGS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -108,10 +112,25 @@ ngx_http_mcp_route_variable(ngx_http_request_t *r,
         v->data = (u_char *) s;
         break;
 
-    default: /* NGX_HTTP_MCP_VAR_VIEW */
+    case NGX_HTTP_MCP_VAR_VIEW:
         s = ctx->canonical_view ? "canonical" : "native";
         v->len = ngx_strlen(s);
         v->data = (u_char *) s;
+        break;
+
+    default: /* NGX_HTTP_MCP_VAR_REGISTRY_ARGS */
+
+        /* the query string the registry is asked with: none on canonical */
+
+        if (route->canonical) {
+            v->len = 0;
+            v->data = (u_char *) "";
+
+        } else {
+            v->len = r->main->args.len;
+            v->data = r->main->args.data;
+        }
+
         break;
     }
 

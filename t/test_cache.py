@@ -40,7 +40,8 @@ events {
 
 http {
     log_format  cache  '$request_method $uri $status '
-                       'cache=$mcp_cache_status sub=$mcp_jwt_sub';
+                       'cache=$mcp_cache_status sub=$mcp_jwt_sub '
+                       'registry_args="$mcp_registry_args"';
     access_log  ${MCP_PREFIX}/logs/access.log  cache;
 
     client_body_temp_path  ${MCP_PREFIX}/tmp/body;
@@ -311,6 +312,27 @@ def test_the_query_string_is_part_of_the_key(cache_gw, mocks, demo_keys):
     r = ngx.get(native("kambrium") + "?expand=config", headers=alice)
     assert status(r) == "HIT"
     assert fetches(mocks, "kambrium") == 2
+
+    log = access_log(ngx, 'registry_args="expand=config"', count=2)
+    assert log.count('cache=MISS sub=alice registry_args=""') == 1
+
+
+def test_the_canonical_route_ignores_the_query_string(cache_gw, mocks,
+                                                     demo_keys):
+    """the canonical route asks the registry without a query string, so a
+    query string makes no variant: random ones cannot bust the cache"""
+    ngx = cache_gw()
+    alice = token(demo_keys)
+    path = "/mcp-servers/kambrium/" + SEED["kambrium"]
+
+    assert status(ngx.get(path + "?x=1", headers=alice)) == "MISS"
+    assert mocks["kambrium"].last()["query"] == ""
+    for query in ("?x=2", "?y=3&x=1", ""):
+        assert status(ngx.get(path + query, headers=alice)) == "HIT"
+    assert fetches(mocks, "kambrium") == 1
+
+    log = access_log(ngx, "cache=HIT", count=3)
+    assert log.count('registry_args=""') == 4
 
 
 @pytest.mark.parametrize("header", [{"Cache-Control": "no-cache"},
