@@ -155,6 +155,8 @@ static ngx_int_t ngx_http_mcp_cache_invalidate(ngx_http_request_t *r,
 static void ngx_http_mcp_cache_invalidate_done(void *data,
     redisReply *reply);
 static void ngx_http_mcp_cache_resume(ngx_http_mcp_cache_ctx_t *cctx);
+static ngx_http_mcp_cache_stale_t *ngx_http_mcp_cache_stale_find(
+    ngx_http_mcp_cache_main_conf_t *mcf, ngx_str_t *gen);
 static void ngx_http_mcp_cache_stale_add(ngx_http_mcp_cache_main_conf_t *mcf,
     ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx);
 static void ngx_http_mcp_cache_stale_flush(ngx_http_mcp_redis_t *rds,
@@ -461,6 +463,23 @@ ngx_http_mcp_cache_lookup(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
         return NGX_ERROR;
     }
 
+    /*
+     * this worker could not invalidate the server after a PUT: what Redis
+     * holds for it may be stale, so it is neither served nor refreshed
+     * until the invalidation went through
+     */
+
+    if (mcf->nstale
+        && ngx_http_mcp_cache_stale_find(mcf,
+                                &cctx->args[NGX_HTTP_MCP_CACHE_KEY_GEN]))
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mcp cache: invalidation pending, no lookup");
+
+        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
+        return NGX_DECLINED;
+    }
+
     cctx->deadline = ngx_current_msec + lcf->lock_timeout;
 
     rc = ngx_http_mcp_cache_send_lookup(r, cctx);
@@ -712,8 +731,12 @@ ngx_http_mcp_cache_no_cache(ngx_http_request_t *r)
 /*
  * A lookup starts with a plain HMGET of the entry: all that a hit costs
  * Redis.  A miss (or an expired entry) goes on with the lookup script,
- * which reads the generation and takes the lock; a bypass goes there at
- * once.  NGX_AGAIN: sent; NGX_DECLINED: Redis cannot take it; NGX_ERROR.
+ * which reads the generation and takes the lock.  A bypass goes there at
+ * once, and so does every lookup until Redis has run a script on this
+ * connection (and while it refuses them: an ACL, OOM): where scripts fail,
+ * invalidations fail too, and a probe would serve what they should have
+ * removed; the script failing sends the request to the registry.
+ * NGX_AGAIN: sent; NGX_DECLINED: Redis cannot take it; NGX_ERROR.
  */
 
 static ngx_int_t
@@ -722,11 +745,13 @@ ngx_http_mcp_cache_send_lookup(ngx_http_request_t *r,
 {
     ngx_http_mcp_cache_main_conf_t  *mcf;
 
-    if (cctx->status == NGX_HTTP_MCP_CACHE_BYPASS) {
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
+
+    if (cctx->status == NGX_HTTP_MCP_CACHE_BYPASS
+        || !ngx_http_mcp_redis_scripts_work(mcf->rds))
+    {
         return ngx_http_mcp_cache_send_script(r, cctx);
     }
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
 
     cctx->cmd = ngx_http_mcp_redis_command(mcf->rds, 4, cctx->probe,
                                            ngx_http_mcp_cache_probe_done,
@@ -1359,17 +1384,8 @@ ngx_http_mcp_cache_stale_add(ngx_http_mcp_cache_main_conf_t *mcf,
                   "answers again", &keys[0], &cctx->ctx->route.registry->name,
                   &cctx->ctx->route.id);
 
-    for (q = ngx_queue_head(&mcf->stale);
-         q != ngx_queue_sentinel(&mcf->stale);
-         q = ngx_queue_next(q))
-    {
-        st = ngx_queue_data(q, ngx_http_mcp_cache_stale_t, queue);
-
-        if (st->keys[0].len == keys[0].len
-            && ngx_strncmp(st->keys[0].data, keys[0].data, keys[0].len) == 0)
-        {
-            return;
-        }
+    if (ngx_http_mcp_cache_stale_find(mcf, &keys[0])) {
+        return;
     }
 
     if (mcf->nstale >= NGX_HTTP_MCP_CACHE_STALE_MAX) {
@@ -1418,6 +1434,32 @@ ngx_http_mcp_cache_stale_add(ngx_http_mcp_cache_main_conf_t *mcf,
 
     ngx_queue_insert_tail(&mcf->stale, &st->queue);
     mcf->nstale++;
+}
+
+
+/* the pending invalidation of the server whose generation key is "gen" */
+
+static ngx_http_mcp_cache_stale_t *
+ngx_http_mcp_cache_stale_find(ngx_http_mcp_cache_main_conf_t *mcf,
+    ngx_str_t *gen)
+{
+    ngx_queue_t                 *q;
+    ngx_http_mcp_cache_stale_t  *st;
+
+    for (q = ngx_queue_head(&mcf->stale);
+         q != ngx_queue_sentinel(&mcf->stale);
+         q = ngx_queue_next(q))
+    {
+        st = ngx_queue_data(q, ngx_http_mcp_cache_stale_t, queue);
+
+        if (st->keys[0].len == gen->len
+            && ngx_strncmp(st->keys[0].data, gen->data, gen->len) == 0)
+        {
+            return st;
+        }
+    }
+
+    return NULL;
 }
 
 

@@ -5,6 +5,12 @@
  * A compact JSON serializer for jansson documents, byte for byte what
  * json_dumpb(JSON_COMPACT) writes (ngx_http_mcp_json_dump.c).  Pure C on
  * jansson: t/unit compares the two.
+ *
+ * What json_dumpb() checks and this does not: a document must have no
+ * cycle (it recurses), and its strings and keys must be valid UTF-8 (it
+ * writes them as they are).  Both hold for every document the module
+ * writes: jansson parsed it (depth-limited, UTF-8 checked) or the module
+ * built it with jansson's checking constructors, never the _nocheck ones.
  */
 
 

@@ -50,7 +50,7 @@ size_t
 ngx_http_mcp_json_dump_size(json_t *json)
 {
     void        *it;
-    size_t       size, n, i;
+    size_t       size, item, n, i;
     json_int_t   v;
 
     switch (json_typeof(json)) {
@@ -62,15 +62,15 @@ ngx_http_mcp_json_dump_size(json_t *json)
              it;
              it = json_object_iter_next(json, it))
         {
-            n = ngx_http_mcp_json_dump_size(json_object_iter_value(it));
-            if (n == 0) {
+            item = ngx_http_mcp_json_dump_size(json_object_iter_value(it));
+            if (item == 0) {
                 return 0;
             }
 
             size += ngx_http_mcp_json_string_size(
                         (const unsigned char *) json_object_iter_key(it),
                         json_object_iter_key_len(it))
-                    + 2 + n;                            /* ':' and ',' */
+                    + 2 + item;                         /* ':' and ',' */
         }
 
         return json_object_size(json) ? size - 1 : size;
@@ -80,12 +80,12 @@ ngx_http_mcp_json_dump_size(json_t *json)
         n = json_array_size(json);
 
         for (i = 0; i < n; i++) {
-            v = ngx_http_mcp_json_dump_size(json_array_get(json, i));
-            if (v == 0) {
+            item = ngx_http_mcp_json_dump_size(json_array_get(json, i));
+            if (item == 0) {
                 return 0;
             }
 
-            size += v + 1;                              /* ',' */
+            size += item + 1;                           /* ',' */
         }
 
         return n ? size - 1 : size;
@@ -222,7 +222,7 @@ ngx_http_mcp_json_write_string(unsigned char *p, const unsigned char *s,
     unsigned char         e;
     const unsigned char  *last;
 
-    static unsigned char  hex[] = "0123456789ABCDEF";
+    static const unsigned char  hex[] = "0123456789ABCDEF";
 
     *p++ = '"';
 

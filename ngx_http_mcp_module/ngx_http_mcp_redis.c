@@ -40,6 +40,10 @@
 #define NGX_HTTP_MCP_REDIS_BACKOFF_MAX  5000
 #define NGX_HTTP_MCP_REDIS_ERROR_MAX    160
 
+/* the kinds of commands Redis may refuse (an ACL, OOM) */
+#define NGX_HTTP_MCP_REDIS_SCRIPTS      0x01
+#define NGX_HTTP_MCP_REDIS_COMMANDS     0x02
+
 
 typedef enum {
     NGX_HTTP_MCP_REDIS_IDLE = 0,       /* not connected */
@@ -76,7 +80,8 @@ struct ngx_http_mcp_redis_s {
     void                           *ready_data;
 
     unsigned                        failing:1;  /* outage logged */
-    unsigned                        refused:1;  /* a script got an error */
+    unsigned                        refused:2;  /* kinds refused */
+    unsigned                        scripts:1;  /* one ran on this conn */
     unsigned                        lost:1;     /* a command got no reply */
     unsigned                        writing:1;  /* in redisAsyncHandleWrite */
     unsigned                        clear:1;    /* edge-triggered events */
@@ -132,6 +137,7 @@ static ngx_http_mcp_redis_cmd_t *ngx_http_mcp_redis_queue(
     ngx_http_mcp_redis_t *rds, ngx_http_mcp_redis_script_t *script,
     ngx_uint_t nkeys, ngx_uint_t nargs, ngx_str_t *args,
     ngx_http_mcp_redis_handler_pt handler, void *data);
+static ngx_uint_t ngx_http_mcp_redis_kind(ngx_http_mcp_redis_cmd_t *cmd);
 static void ngx_http_mcp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_mcp_redis_cmd_timeout(ngx_event_t *ev);
@@ -241,6 +247,13 @@ ngx_http_mcp_redis_ready(ngx_http_mcp_redis_t *rds)
 }
 
 
+ngx_uint_t
+ngx_http_mcp_redis_scripts_work(ngx_http_mcp_redis_t *rds)
+{
+    return rds != NULL && rds->scripts;
+}
+
+
 void
 ngx_http_mcp_redis_script_init(ngx_http_mcp_redis_script_t *script)
 {
@@ -333,6 +346,9 @@ ngx_http_mcp_redis_attach(ngx_http_mcp_redis_t *rds, redisAsyncContext *ac)
     }
 
     c->data = rds;
+
+    /* perhaps another server, with other permissions */
+    rds->scripts = 0;
 
     rev = c->read;
     wev = c->write;
@@ -1118,20 +1134,40 @@ ngx_http_mcp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         }
 
         ngx_http_mcp_redis_unavailable(rds, reply->str, reply->len);
-        rds->refused |= (cmd->script != NULL);
+        rds->refused |= ngx_http_mcp_redis_kind(cmd);
+
+        if (cmd->script) {
+            rds->scripts = 0;
+        }
+
         reply = NULL;
 
-    } else if (rds->failing && (cmd->script || !rds->refused)) {
+    } else {
+
+        if (cmd->script) {
+            rds->scripts = 1;
+        }
+
         /*
-         * when Redis refused a script (an ACL, OOM), plain commands that
-         * still work do not end the outage: only a script does
+         * when Redis refused one kind of command, the other kind working
+         * does not end the outage: only the refused kind does
          */
 
-        rds->failing = 0;
-        rds->refused = 0;
-        ngx_log_error(NGX_LOG_NOTICE, rds->log, 0,
-                      "mcp cache: redis %V is available again",
-                      &rds->conf->name);
+        rds->refused &= ~ngx_http_mcp_redis_kind(cmd);
+
+        if (rds->failing && rds->refused == 0) {
+            rds->failing = 0;
+
+            ngx_log_error(NGX_LOG_NOTICE, rds->log, 0,
+                          "mcp cache: redis %V is available again",
+                          &rds->conf->name);
+
+            /* what it missed meanwhile, if it stayed connected */
+
+            if (rds->ready) {
+                rds->ready(rds, rds->ready_data);
+            }
+        }
     }
 
     handler = cmd->handler;
@@ -1142,6 +1178,14 @@ ngx_http_mcp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     if (handler) {
         handler(data, reply);
     }
+}
+
+
+static ngx_uint_t
+ngx_http_mcp_redis_kind(ngx_http_mcp_redis_cmd_t *cmd)
+{
+    return cmd->script ? NGX_HTTP_MCP_REDIS_SCRIPTS
+                       : NGX_HTTP_MCP_REDIS_COMMANDS;
 }
 
 

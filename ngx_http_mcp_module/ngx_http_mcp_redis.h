@@ -36,7 +36,10 @@ typedef struct ngx_http_mcp_redis_cmd_s  ngx_http_mcp_redis_cmd_t;
 
 typedef void (*ngx_http_mcp_redis_handler_pt)(void *data, redisReply *reply);
 
-/* called when the connection is ready for commands (again) */
+/*
+ * called when the connection is ready for commands (again), and when
+ * Redis answers again after failing on a connection that stayed up
+ */
 
 typedef void (*ngx_http_mcp_redis_ready_pt)(ngx_http_mcp_redis_t *rds,
     void *data);
@@ -69,6 +72,12 @@ ngx_http_mcp_redis_t *ngx_http_mcp_redis_create(ngx_cycle_t *cycle,
 void ngx_http_mcp_redis_destroy(ngx_http_mcp_redis_t *rds);
 
 ngx_uint_t ngx_http_mcp_redis_ready(ngx_http_mcp_redis_t *rds);
+
+/*
+ * Redis ran a script on this connection, and refused none since (so
+ * invalidations work through it)
+ */
+ngx_uint_t ngx_http_mcp_redis_scripts_work(ngx_http_mcp_redis_t *rds);
 
 void ngx_http_mcp_redis_script_init(ngx_http_mcp_redis_script_t *script);
 

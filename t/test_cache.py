@@ -428,14 +428,19 @@ def test_an_expired_entry_is_a_miss_while_its_hash_lives_on(cache_gw, mocks,
 
 def test_a_hit_costs_redis_one_plain_command(cache_gw, mocks, demo_keys, rdb):
     """what a hit costs Redis: one HMGET, no script (a shared Redis serves
-    many gateways); misses, stores and invalidations run the scripts"""
+    many gateways), once the worker's connection has run a script (its
+    first lookup: see the next test); misses, stores and invalidations run
+    the scripts"""
     ngx = cache_gw()
     alice = token(demo_keys)
-    assert status(ngx.get(native("kambrium"), headers=alice)) == "MISS"
+    client = requests.Session()         # one connection: one worker
+    url = ngx.url + native("kambrium")
+    assert status(client.get(url, headers=alice)) == "MISS"
 
     rdb.config_resetstat()
     for _ in range(10):
-        assert status(ngx.get(native("kambrium"), headers=alice)) == "HIT"
+        assert status(client.get(url, headers=alice)) == "HIT"
+    client.close()
     stats = rdb.info("commandstats")
     assert stats["cmdstat_hmget"]["calls"] == 10
     assert "cmdstat_evalsha" not in stats
@@ -925,6 +930,54 @@ def test_redis_slow_beyond_the_timeout(cache_gw, mocks, demo_keys, rdb):
     log = ngx.error_log()
     assert set(warnings_by_worker(log).values()) == {1}
     assert "timed out" in log
+
+
+def test_a_node_refused_scripts_serves_nothing_its_put_changed(
+        nginx, cache_gw, mocks, demo_keys, rdb, tmp_path, redis_server):
+    """Redis refusing scripts to one node (an ACL) while plain commands
+    work: that node's invalidations fail, so it may not serve hits by
+    HMGET alone; once scripts are allowed again, it serves nothing of the
+    server it changed until it has replayed the invalidation, on the same
+    connection (one worker here, whose queue that is)"""
+    rdb.execute_command("ACL", "SETUSER", "noeval", "on", ">noevalpw",
+                        "~*", "&*", "+@all", "-eval", "-evalsha")
+    pw = tmp_path / "pw"
+    pw.write_text("noevalpw\n")
+    good = cache_gw()
+    text = conf("127.0.0.1:%d user=noeval password_file=%s"
+                % (redis_server.port, pw))
+    bad = nginx(text.replace("worker_processes  2;", "worker_processes  1;"),
+                **ports(mocks))
+    alice = token(demo_keys)
+    path = native("barndoor")
+
+    assert status(good.get(path, headers=alice)) == "MISS"
+    assert status(good.get(path, headers=alice)) == "HIT"
+    r = bad.get(path, headers=alice)
+    assert (r.status_code, status(r)) == (200, "ERROR")
+
+    r = bad.put(path, headers=alice, json={"name": "Renamed"})
+    assert r.status_code == 200
+    assert "could not invalidate" in bad.error_log()
+    r = bad.get(path, headers=alice)
+    assert (status(r), r.json()["name"]) == ("ERROR", "Renamed")
+
+    # scripts allowed again: the server it changed is still not looked up
+    rdb.execute_command("ACL", "SETUSER", "noeval", "+eval", "+evalsha")
+    r = bad.get(path, headers=alice)
+    assert (status(r), r.json()["name"]) == ("ERROR", "Renamed")
+
+    # the first script that works ends the outage and replays it
+    assert status(bad.get(native("gatana"), headers=alice)) == "MISS"
+
+    def replayed():
+        return not rdb.exists("mcp:{barndoor:%s}:entries" % SEED["barndoor"])
+    assert wait_for(replayed, timeout=10)
+    assert "now that redis answers" in bad.error_log()
+    for node in (bad, good):
+        r = node.get(path, headers=alice)
+        assert r.json()["name"] == "Renamed"
+        assert status(r) in ("MISS", "HIT")
 
 
 @pytest.mark.parametrize("refusal", ["acl-without-eval", "out-of-memory"])

@@ -232,7 +232,7 @@ static json_t *
 random_string(void)
 {
     size_t  i, n;
-    char    s[24];
+    char    s[11 * 3];                  /* 11 pieces of 3 bytes at most */
 
     static const char  *pieces[] = { "\xc3\xa9", "\xe2\x82\xac", "\"",
                                      "\\", "\n", "/", "\x01", "\x1f" };
