@@ -76,6 +76,10 @@ static const ngx_http_mcp_secret_key_t  ngx_http_mcp_secret_keys[] = {
 
 static int ngx_http_mcp_map_check_update(json_t *update,
     ngx_http_mcp_map_err_t *err);
+static int ngx_http_mcp_map_refuse(json_t *obj, const char *prefix,
+    const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err);
+static int ngx_http_mcp_map_allow(json_t *obj, const char *prefix,
+    const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err);
 static int ngx_http_mcp_map_check_object(json_t *obj, const char *name,
     const char *const *fields, const char *types,
     ngx_http_mcp_map_err_t *err);
@@ -165,8 +169,10 @@ json_t *
 ngx_http_mcp_map_update(int vendor, json_t *update,
     ngx_http_mcp_map_err_t *err)
 {
-    json_t      *v;
-    const char  *key;
+    json_t                           *v, *exts;
+    const char                       *key, *name;
+    const ngx_http_mcp_vendor_map_t  *map;
+    char                              prefix[32];
 
     if (vendor < 0 || vendor >= NGX_HTTP_MCP_VENDOR_MAX) {
         ngx_http_mcp_map_fail(err, "unknown vendor");
@@ -177,21 +183,39 @@ ngx_http_mcp_map_update(int vendor, json_t *update,
         return NULL;
     }
 
+    map = ngx_http_mcp_maps[vendor];
+    name = ngx_http_mcp_vendor_name(vendor);
+    exts = json_object_get(update, "extensions");
+
     /* extensions of another vendor cannot apply to this registry */
 
-    json_object_foreach(json_object_get(update, "extensions"), key, v) {
+    json_object_foreach(exts, key, v) {
         if (ngx_http_mcp_vendor_by_name((const unsigned char *) key,
                                         strlen(key))
             != vendor)
         {
             ngx_http_mcp_map_fail(err, "field \"extensions.%s\" cannot be "
-                                  "set on a %s registry", key,
-                                  ngx_http_mcp_vendor_name(vendor));
+                                  "set on a %s registry", key, name);
             return NULL;
         }
     }
 
-    return ngx_http_mcp_maps[vendor]->from_canonical(update, err);
+    /* nor what this vendor cannot express */
+
+    snprintf(prefix, sizeof(prefix), "extensions.%s.", name);
+
+    if (ngx_http_mcp_map_refuse(update, "", map->refused, vendor, err) != 0
+        || ngx_http_mcp_map_refuse(json_object_get(update, "auth"), "auth.",
+                                   map->refused_auth, vendor, err)
+           != 0
+        || ngx_http_mcp_map_allow(json_object_get(exts, name), prefix,
+                                  map->extensions, vendor, err)
+           != 0)
+    {
+        return NULL;
+    }
+
+    return map->from_canonical(update, err);
 }
 
 
@@ -482,7 +506,7 @@ ngx_http_mcp_map_fail(ngx_http_mcp_map_err_t *err, const char *fmt, ...)
  * "fields" that "obj" has is refused, named with "prefix" ("auth." etc.)
  */
 
-int
+static int
 ngx_http_mcp_map_refuse(json_t *obj, const char *prefix,
     const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err)
 {
@@ -503,7 +527,7 @@ ngx_http_mcp_map_refuse(json_t *obj, const char *prefix,
 
 /* the other way round: every member of "obj" must be one of "fields" */
 
-int
+static int
 ngx_http_mcp_map_allow(json_t *obj, const char *prefix,
     const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err)
 {

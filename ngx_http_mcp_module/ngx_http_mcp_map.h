@@ -42,6 +42,15 @@ typedef struct {
 
     /* removes every secret from a vendor answer, in place */
     void     (*redact)(json_t *body);
+
+    /*
+     * what a canonical update cannot set on this vendor (fields, auth.*
+     * fields), and the extensions.<vendor>.* fields it can: checked by
+     * ngx_http_mcp_map_update() before from_canonical()
+     */
+    const char *const  *refused;
+    const char *const  *refused_auth;
+    const char *const  *extensions;
 } ngx_http_mcp_vendor_map_t;
 
 
@@ -74,10 +83,6 @@ json_t *ngx_http_mcp_map_error(int vendor, const char *registry,
 /* helpers shared by the vendor files (ngx_http_mcp_map.c) */
 
 int ngx_http_mcp_map_fail(ngx_http_mcp_map_err_t *err, const char *fmt, ...);
-int ngx_http_mcp_map_refuse(json_t *obj, const char *prefix,
-    const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err);
-int ngx_http_mcp_map_allow(json_t *obj, const char *prefix,
-    const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err);
 int ngx_http_mcp_map_copy(json_t *dst, const char *dkey, json_t *src,
     const char *skey);
 int ngx_http_mcp_map_time(json_t *dst, const char *dkey, json_t *src,

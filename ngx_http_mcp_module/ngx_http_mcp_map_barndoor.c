@@ -102,32 +102,8 @@ ngx_http_mcp_barndoor_from_canonical(json_t *update,
 {
     json_t  *body, *auth, *ext;
 
-    static const char *const  refused[] = {
-        "description", "enabled", "access_type", "disabled_tools", "remote",
-        NULL
-    };
-
-    static const char *const  refused_auth[] = {
-        "method", "api_key", "oauth_scopes", NULL
-    };
-
-    static const char *const  extensions[] = { "meta", NULL };
-
     auth = json_object_get(update, "auth");
     ext = json_object_get(json_object_get(update, "extensions"), "barndoor");
-
-    if (ngx_http_mcp_map_refuse(update, "", refused, NGX_HTTP_MCP_BARNDOOR,
-                                err)
-        != 0
-        || ngx_http_mcp_map_refuse(auth, "auth.", refused_auth,
-                                   NGX_HTTP_MCP_BARNDOOR, err)
-           != 0
-        || ngx_http_mcp_map_allow(ext, "extensions.barndoor.", extensions,
-                                  NGX_HTTP_MCP_BARNDOOR, err)
-           != 0)
-    {
-        return NULL;
-    }
 
     body = json_object();
     if (body == NULL) {
@@ -173,9 +149,25 @@ ngx_http_mcp_barndoor_redact(json_t *body)
 }
 
 
+static const char *const  ngx_http_mcp_barndoor_refused[] = {
+    "description", "enabled", "access_type", "disabled_tools", "remote", NULL
+};
+
+static const char *const  ngx_http_mcp_barndoor_refused_auth[] = {
+    "method", "api_key", "oauth_scopes", NULL
+};
+
+static const char *const  ngx_http_mcp_barndoor_extensions[] = {
+    "meta", NULL
+};
+
+
 const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_barndoor = {
     ngx_http_mcp_barndoor_to_canonical,
     ngx_http_mcp_barndoor_from_canonical,
     ngx_http_mcp_barndoor_check_native,
-    ngx_http_mcp_barndoor_redact
+    ngx_http_mcp_barndoor_redact,
+    ngx_http_mcp_barndoor_refused,
+    ngx_http_mcp_barndoor_refused_auth,
+    ngx_http_mcp_barndoor_extensions
 };

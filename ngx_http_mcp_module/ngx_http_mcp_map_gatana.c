@@ -218,27 +218,11 @@ ngx_http_mcp_gatana_from_canonical(json_t *update,
     json_t      *body, *auth, *ext, *remote, *a, *t, *o, *keys;
     const char  *s, *m;
 
-    static const char *const  refused[] = {
-        "enabled", "access_type", "disabled_tools", NULL
-    };
-
-    static const char *const  refused_auth[] = { "oauth_scopes", NULL };
-
     ext = json_object_get(json_object_get(update, "extensions"), "gatana");
 
-    if (ngx_http_mcp_map_refuse(update, "", refused, NGX_HTTP_MCP_GATANA,
-                                err)
-        != 0
-        || ngx_http_mcp_map_refuse(json_object_get(update, "auth"), "auth.",
-                                   refused_auth, NGX_HTTP_MCP_GATANA, err)
-           != 0
-        || ngx_http_mcp_map_allow(ext, "extensions.gatana.",
-                                  ngx_http_mcp_gatana_ext_fields,
-                                  NGX_HTTP_MCP_GATANA, err)
-           != 0
-        || ngx_http_mcp_map_check_types(ext, ngx_http_mcp_gatana_ext_fields,
-                                        ngx_http_mcp_gatana_ext_types, err)
-           != 0)
+    if (ngx_http_mcp_map_check_types(ext, ngx_http_mcp_gatana_ext_fields,
+                                     ngx_http_mcp_gatana_ext_types, err)
+        != 0)
     {
         return NULL;
     }
@@ -439,9 +423,21 @@ ngx_http_mcp_gatana_redact(json_t *body)
 }
 
 
+static const char *const  ngx_http_mcp_gatana_refused[] = {
+    "enabled", "access_type", "disabled_tools", NULL
+};
+
+static const char *const  ngx_http_mcp_gatana_refused_auth[] = {
+    "oauth_scopes", NULL
+};
+
+
 const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_gatana = {
     ngx_http_mcp_gatana_to_canonical,
     ngx_http_mcp_gatana_from_canonical,
     ngx_http_mcp_gatana_check_native,
-    ngx_http_mcp_gatana_redact
+    ngx_http_mcp_gatana_redact,
+    ngx_http_mcp_gatana_refused,
+    ngx_http_mcp_gatana_refused_auth,
+    ngx_http_mcp_gatana_ext_fields
 };

@@ -277,33 +277,8 @@ ngx_http_mcp_kambrium_from_canonical(json_t *update,
 {
     json_t  *body, *auth, *ext;
 
-    static const char *const  refused[] = {
-        "slug", "remote", "disabled_tools", NULL
-    };
-
-    static const char *const  refused_auth[] = {
-        "method", "oauth_client_id", "oauth_scopes", NULL
-    };
-
-    static const char *const  extensions[] = {
-        "config", "connection_id", NULL
-    };
-
     auth = json_object_get(update, "auth");
     ext = json_object_get(json_object_get(update, "extensions"), "kambrium");
-
-    if (ngx_http_mcp_map_refuse(update, "", refused, NGX_HTTP_MCP_KAMBRIUM,
-                                err)
-        != 0
-        || ngx_http_mcp_map_refuse(auth, "auth.", refused_auth,
-                                   NGX_HTTP_MCP_KAMBRIUM, err)
-           != 0
-        || ngx_http_mcp_map_allow(ext, "extensions.kambrium.", extensions,
-                                  NGX_HTTP_MCP_KAMBRIUM, err)
-           != 0)
-    {
-        return NULL;
-    }
 
     body = json_object();
     if (body == NULL) {
@@ -382,9 +357,25 @@ ngx_http_mcp_kambrium_redact(json_t *body)
 }
 
 
+static const char *const  ngx_http_mcp_kambrium_refused[] = {
+    "slug", "remote", "disabled_tools", NULL
+};
+
+static const char *const  ngx_http_mcp_kambrium_refused_auth[] = {
+    "method", "oauth_client_id", "oauth_scopes", NULL
+};
+
+static const char *const  ngx_http_mcp_kambrium_extensions[] = {
+    "config", "connection_id", NULL
+};
+
+
 const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_kambrium = {
     ngx_http_mcp_kambrium_to_canonical,
     ngx_http_mcp_kambrium_from_canonical,
     ngx_http_mcp_kambrium_check_native,
-    ngx_http_mcp_kambrium_redact
+    ngx_http_mcp_kambrium_redact,
+    ngx_http_mcp_kambrium_refused,
+    ngx_http_mcp_kambrium_refused_auth,
+    ngx_http_mcp_kambrium_extensions
 };

@@ -165,6 +165,8 @@ ngx_table_elt_t *ngx_http_mcp_add_header(ngx_http_request_t *r,
 
 /* ngx_http_mcp_var.c */
 ngx_int_t ngx_http_mcp_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_mcp_add_variable_table(ngx_conf_t *cf,
+    ngx_http_variable_t *vars);
 
 
 extern ngx_module_t  ngx_http_mcp_module;
