@@ -12,6 +12,7 @@
 
 #include "ngx_http_mcp_module.h"
 #include "ngx_http_mcp_auth.h"
+#include "ngx_http_mcp_json.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -677,10 +678,12 @@ ngx_http_mcp_auth_verify(ngx_http_request_t *r,
     cln->handler = ngx_http_mcp_auth_cleanup;
     cln->data = claims;
 
-    rc = ngx_http_mcp_jwt_check_claims(&alcf->policy, claims, now);
-    if (rc != NGX_HTTP_MCP_JWT_OK) {
-        return rc;
-    }
+    /*
+     * the cache keeps what the signature proved, whatever this location's
+     * policy says of the claims: they are checked on every request, a hit
+     * included, so a genuine token another location refuses (another
+     * audience, a missing scope) is not verified again and again
+     */
 
     if (ctx->cache == NGX_HTTP_MCP_AUTH_CACHE_MISS) {
 
@@ -696,6 +699,11 @@ ngx_http_mcp_auth_verify(ngx_http_request_t *r,
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "mcp jwt cache store for %T s", expires - now);
         }
+    }
+
+    rc = ngx_http_mcp_jwt_check_claims(&alcf->policy, claims, now);
+    if (rc != NGX_HTTP_MCP_JWT_OK) {
+        return rc;
     }
 
     ctx->claims = claims;
@@ -893,18 +901,11 @@ ngx_http_mcp_auth_any_claim_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    name = var->data + sizeof("mcp_jwt_claim_") - 1;
     len = var->len - (sizeof("mcp_jwt_claim_") - 1);
 
-    name = ngx_pnalloc(r->pool, len + 1);
-    if (name == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(name, var->data + sizeof("mcp_jwt_claim_") - 1, len);
-    name[len] = '\0';
-
     return ngx_http_mcp_auth_json_value(r,
-                             json_object_get(ctx->claims, (char *) name), v);
+                      json_object_getn(ctx->claims, (char *) name, len), v);
 }
 
 
@@ -1084,20 +1085,19 @@ ngx_http_mcp_auth_json_value(ngx_http_request_t *r, json_t *json,
                                  json_string_length(json));
 
     } else {
-        len = json_dumpb(json, NULL, 0, JSON_COMPACT|JSON_ENCODE_ANY);
+        len = ngx_http_mcp_json_dump_size(json);
 
-        p = ngx_pnalloc(r->pool, len + 1);
+        if (len == 0) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(r->pool, len);
         if (p == NULL) {
             return NGX_ERROR;
         }
 
-        if (len == 0
-            || json_dumpb(json, (char *) p, len, JSON_COMPACT|JSON_ENCODE_ANY)
-               != len)
-        {
-            v->not_found = 1;
-            return NGX_OK;
-        }
+        ngx_http_mcp_json_dump_write(p, json);
     }
 
     v->len = len;

@@ -251,6 +251,7 @@ ngx_http_mcp_resume(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 {
+    int                       shape;
     json_t                   *json, *server, *out;
     ngx_str_t                 error;
     ngx_uint_t                ok;
@@ -314,11 +315,22 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
     server = NULL;
 
     if (ok) {
-        server = ngx_http_mcp_map_server(reg->vendor, (char *) reg->name.data,
-                                         reg->name.len,
-                                         (char *) ctx->route.id.data,
-                                         ctx->route.id.len, json, &err);
-        if (server == NULL) {
+
+        /* the native view needs the check only, not the canonical object */
+
+        if (ctx->canonical_view) {
+            server = ngx_http_mcp_map_server(reg->vendor,
+                                             (char *) reg->name.data,
+                                             reg->name.len,
+                                             (char *) ctx->route.id.data,
+                                             ctx->route.id.len, json, &err);
+            shape = (server == NULL) ? -1 : 0;
+
+        } else {
+            shape = ngx_http_mcp_map_check_answer(reg->vendor, json, &err);
+        }
+
+        if (shape != 0) {
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "mcp upstream shape: %s", err.text);
 
@@ -327,7 +339,7 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
                                             "shape");
         }
 
-        if (ngx_http_mcp_json_track(r, server) != NGX_OK) {
+        if (server && ngx_http_mcp_json_track(r, server) != NGX_OK) {
             return NGX_ERROR;
         }
     }

@@ -87,6 +87,22 @@ static int ngx_http_mcp_map_check_strings(json_t *array, const char *name,
     ngx_http_mcp_map_err_t *err);
 
 
+int
+ngx_http_mcp_map_check_answer(int vendor, json_t *body,
+    ngx_http_mcp_map_err_t *err)
+{
+    if (vendor < 0 || vendor >= NGX_HTTP_MCP_VENDOR_MAX) {
+        return ngx_http_mcp_map_fail(err, "unknown vendor");
+    }
+
+    if (!json_is_object(body)) {
+        return ngx_http_mcp_map_fail(err, "the answer is not a JSON object");
+    }
+
+    return ngx_http_mcp_maps[vendor]->check_answer(body, err);
+}
+
+
 json_t *
 ngx_http_mcp_map_server(int vendor, const char *registry, size_t registry_len,
     const char *id, size_t id_len, json_t *body, ngx_http_mcp_map_err_t *err)
@@ -101,8 +117,7 @@ ngx_http_mcp_map_server(int vendor, const char *registry, size_t registry_len,
         return NULL;
     }
 
-    if (!json_is_object(body)) {
-        ngx_http_mcp_map_fail(err, "the answer is not a JSON object");
+    if (ngx_http_mcp_map_check_answer(vendor, body, err) != 0) {
         return NULL;
     }
 

@@ -30,7 +30,10 @@ typedef struct {
 
 
 typedef struct {
-    /* a vendor answer (envelope included) -> canonical fields */
+    /* 0 if a 2xx answer has the vendor's shape (body is an object) */
+    int      (*check_answer)(json_t *body, ngx_http_mcp_map_err_t *err);
+
+    /* an answer of that shape (envelope included) -> canonical fields */
     int      (*to_canonical)(json_t *body, json_t *server,
                              ngx_http_mcp_map_err_t *err);
 
@@ -58,6 +61,10 @@ extern const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_kambrium;
 extern const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_barndoor;
 extern const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_gatana;
 
+
+/* 0 if a 2xx answer has the vendor's shape, -1 with err if not */
+int ngx_http_mcp_map_check_answer(int vendor, json_t *body,
+    ngx_http_mcp_map_err_t *err);
 
 /* the canonical server object of a vendor answer; NULL: unexpected shape */
 json_t *ngx_http_mcp_map_server(int vendor, const char *registry,

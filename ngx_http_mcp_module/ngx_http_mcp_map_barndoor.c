@@ -28,19 +28,25 @@ static const char  ngx_http_mcp_barndoor_put_types[] = "sssso";
 
 
 static int
+ngx_http_mcp_barndoor_check_answer(json_t *body, ngx_http_mcp_map_err_t *err)
+{
+    if (json_is_string(json_object_get(body, "id"))) {
+        return 0;
+    }
+
+    return ngx_http_mcp_map_fail(err, "no server \"id\" in the answer");
+}
+
+
+static int
 ngx_http_mcp_barndoor_to_canonical(json_t *body, json_t *server,
     ngx_http_mcp_map_err_t *err)
 {
     json_t      *v, *remote, *ext, *exts;
     const char  *s, *status;
 
-    v = json_object_get(body, "id");
-
-    if (!json_is_string(v)) {
-        return ngx_http_mcp_map_fail(err, "no server \"id\" in the answer");
-    }
-
-    json_object_set(server, "vendor_id", v);
+    /* ngx_http_mcp_barndoor_check_answer(): a string */
+    json_object_set(server, "vendor_id", json_object_get(body, "id"));
     ngx_http_mcp_map_copy(server, "name", body, "name");
     ngx_http_mcp_map_copy(server, "slug", body, "slug");
     ngx_http_mcp_map_copy(server, "provider", body, "provider");
@@ -163,6 +169,7 @@ static const char *const  ngx_http_mcp_barndoor_extensions[] = {
 
 
 const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_barndoor = {
+    ngx_http_mcp_barndoor_check_answer,
     ngx_http_mcp_barndoor_to_canonical,
     ngx_http_mcp_barndoor_from_canonical,
     ngx_http_mcp_barndoor_check_native,

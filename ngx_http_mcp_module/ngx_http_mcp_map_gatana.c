@@ -43,6 +43,17 @@ static const char  ngx_http_mcp_gatana_ext_types[] = "ssaOO";
 
 
 static int
+ngx_http_mcp_gatana_check_answer(json_t *body, ngx_http_mcp_map_err_t *err)
+{
+    if (json_is_object(json_object_get(body, "server"))) {
+        return 0;
+    }
+
+    return ngx_http_mcp_map_fail(err, "no \"server\" object in the answer");
+}
+
+
+static int
 ngx_http_mcp_gatana_to_canonical(json_t *body, json_t *server,
     ngx_http_mcp_map_err_t *err)
 {
@@ -50,12 +61,8 @@ ngx_http_mcp_gatana_to_canonical(json_t *body, json_t *server,
     json_t      *srv, *v, *a, *t, *h, *names, *remote, *auth, *ext, *exts;
     const char  *s, *m;
 
+    /* ngx_http_mcp_gatana_check_answer(): an object */
     srv = json_object_get(body, "server");
-
-    if (!json_is_object(srv)) {
-        return ngx_http_mcp_map_fail(err, "no \"server\" object in the "
-                                     "answer");
-    }
 
     ext = json_object();
     exts = json_object();
@@ -433,6 +440,7 @@ static const char *const  ngx_http_mcp_gatana_refused_auth[] = {
 
 
 const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_gatana = {
+    ngx_http_mcp_gatana_check_answer,
     ngx_http_mcp_gatana_to_canonical,
     ngx_http_mcp_gatana_from_canonical,
     ngx_http_mcp_gatana_check_native,

@@ -46,6 +46,22 @@ static const char *const  ngx_http_mcp_kambrium_put_fields[] = {
 static const char  ngx_http_mcp_kambrium_put_types[] = "bsssssos";
 
 
+/* one of the two envelopes of the docs: "data" or "connection" */
+
+static int
+ngx_http_mcp_kambrium_check_answer(json_t *body, ngx_http_mcp_map_err_t *err)
+{
+    if (json_is_object(json_object_get(body, "data"))
+        || json_is_object(json_object_get(body, "connection")))
+    {
+        return 0;
+    }
+
+    return ngx_http_mcp_map_fail(err, "neither \"data\" nor \"connection\" "
+                                 "in the answer");
+}
+
+
 static int
 ngx_http_mcp_kambrium_to_canonical(json_t *body, json_t *server,
     ngx_http_mcp_map_err_t *err)
@@ -68,13 +84,11 @@ ngx_http_mcp_kambrium_to_canonical(json_t *body, json_t *server,
         json_object_set_new(ext, "envelope", json_string("data"));
         rc = ngx_http_mcp_kambrium_data(rec, server, ext);
 
-    } else if (json_is_object(rec = json_object_get(body, "connection"))) {
+    } else {
+        /* ngx_http_mcp_kambrium_check_answer(): the other envelope */
+        rec = json_object_get(body, "connection");
         json_object_set_new(ext, "envelope", json_string("connection"));
         rc = ngx_http_mcp_kambrium_connection(rec, server, ext);
-
-    } else {
-        rc = ngx_http_mcp_map_fail(err, "neither \"data\" nor \"connection\" "
-                                   "in the answer");
     }
 
     if (rc == 0) {
@@ -371,6 +385,7 @@ static const char *const  ngx_http_mcp_kambrium_extensions[] = {
 
 
 const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_kambrium = {
+    ngx_http_mcp_kambrium_check_answer,
     ngx_http_mcp_kambrium_to_canonical,
     ngx_http_mcp_kambrium_from_canonical,
     ngx_http_mcp_kambrium_check_native,

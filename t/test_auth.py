@@ -1041,6 +1041,17 @@ def test_the_cache_still_checks_claims_per_location(gw, demo_keys):
     assert "cache=hit" in logged(gw, n)
 
 
+def test_a_genuine_token_a_location_refuses_is_verified_once(gw, demo_keys):
+    """the cache keeps what the signature proved: a genuine token for
+    another audience, repeated, costs a lookup, not a verification"""
+    t = mint(demo_keys, aud="other-api")
+    for cache in ("miss", "hit", "hit"):
+        n = unique()
+        assert_invalid(call(gw, "/r?" + n, t),
+                       "The access token is for another audience.")
+        assert "cache=" + cache in logged(gw, n)
+
+
 def test_cache_entries_never_outlive_the_token(gw, demo_keys):
     exp = int(time.time()) + 2
     strict = mint(demo_keys, exp=exp)          # for /r: no leeway

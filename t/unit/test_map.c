@@ -247,6 +247,8 @@ test_unexpected_shapes(void **state)
             json = json_loads(bad[i], JSON_DECODE_ANY, NULL);
             assert_null(ngx_http_mcp_map_server(v, "r", 1, "1", 1, json,
                                                 &err));
+            assert_int_equal(ngx_http_mcp_map_check_answer(v, json, &err),
+                             -1);
             json_decref(json);
         }
     }
