@@ -258,7 +258,10 @@ ngx_http_mcp_map_redact(int vendor, json_t *body)
         return;
     }
 
-    ngx_http_mcp_maps[vendor]->redact(body);
+    if (ngx_http_mcp_maps[vendor]->redact) {
+        ngx_http_mcp_maps[vendor]->redact(body);
+    }
+
     ngx_http_mcp_map_scrub(body);
 }
 

@@ -43,7 +43,11 @@ typedef struct {
     /* the vendor's own rules for its PUT body */
     int      (*check_native)(json_t *body, ngx_http_mcp_map_err_t *err);
 
-    /* removes every secret from a vendor answer, in place */
+    /*
+     * removes, in place, the secrets of a vendor answer that the generic
+     * scrub (any key named like a secret, at any depth) does not: NULL if
+     * none
+     */
     void     (*redact)(json_t *body);
 
     /*

@@ -148,13 +148,6 @@ ngx_http_mcp_barndoor_check_native(json_t *body, ngx_http_mcp_map_err_t *err)
 }
 
 
-static void
-ngx_http_mcp_barndoor_redact(json_t *body)
-{
-    json_object_del(body, "client_secret");
-}
-
-
 static const char *const  ngx_http_mcp_barndoor_refused[] = {
     "description", "enabled", "access_type", "disabled_tools", "remote", NULL
 };
@@ -173,7 +166,7 @@ const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_barndoor = {
     ngx_http_mcp_barndoor_to_canonical,
     ngx_http_mcp_barndoor_from_canonical,
     ngx_http_mcp_barndoor_check_native,
-    ngx_http_mcp_barndoor_redact,
+    NULL,                       /* the generic scrub does it all */
     ngx_http_mcp_barndoor_refused,
     ngx_http_mcp_barndoor_refused_auth,
     ngx_http_mcp_barndoor_extensions

@@ -354,23 +354,6 @@ ngx_http_mcp_kambrium_check_native(json_t *body, ngx_http_mcp_map_err_t *err)
 }
 
 
-/* the vendor says it never returns keys and secrets; made sure of here */
-
-static void
-ngx_http_mcp_kambrium_redact(json_t *body)
-{
-    size_t       i;
-    json_t      *rec;
-    const char  *envelopes[] = { "data", "connection", NULL };
-
-    for (i = 0; envelopes[i]; i++) {
-        rec = json_object_get(body, envelopes[i]);
-        json_object_del(rec, "api_key");
-        json_object_del(rec, "oauth2_client_secret");
-    }
-}
-
-
 static const char *const  ngx_http_mcp_kambrium_refused[] = {
     "slug", "remote", "disabled_tools", NULL
 };
@@ -389,7 +372,7 @@ const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_kambrium = {
     ngx_http_mcp_kambrium_to_canonical,
     ngx_http_mcp_kambrium_from_canonical,
     ngx_http_mcp_kambrium_check_native,
-    ngx_http_mcp_kambrium_redact,
+    NULL,                       /* the generic scrub does it all */
     ngx_http_mcp_kambrium_refused,
     ngx_http_mcp_kambrium_refused_auth,
     ngx_http_mcp_kambrium_extensions

@@ -466,6 +466,21 @@ def test_unexpected_shape_is_a_502(gw, mocks, auth):
         gw.error_log()
 
 
+@pytest.mark.parametrize("vendor", ["kambrium", "barndoor", "gatana"])
+def test_secrets_a_registry_sends_back_never_reach_the_client(gw, mocks, auth,
+                                                             vendor):
+    """a registry that sends its write-only secrets back (the mock's "leak"
+    fault; Gatana's answers hold some anyway): neither view passes them on"""
+    mocks[vendor].fault("leak")
+    sid = SEED[vendor]
+
+    for path in (NATIVE[vendor] + sid, "/mcp-servers/%s/%s" % (vendor, sid)):
+        r = gw.get(path, headers=auth)
+        assert r.status_code == 200
+        for secret in ("LEAKED-", "gh-secret-key-1", "gh-header-secret"):
+            assert secret not in r.text, (path, secret)
+
+
 def test_multi_mib_answers_are_normalized(gw, mocks, auth):
     requests.post(mocks["gatana"].url + "/_mock/files",
                   json={"count": 20000}, timeout=10)

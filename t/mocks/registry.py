@@ -16,7 +16,7 @@ Control endpoints (never authenticated, never counted):
   GET  /_mock/requests   {"counts": {"METHOD path": n}, "total": n, "last": {...}|null}
   POST /_mock/reset      restore seed state, clear counts and faults -> 200 {}
   GET  /_mock/fault      current fault config (or null)
-  POST /_mock/fault      {"mode": none|latency|status500|nonjson|reset|truncate|shape,
+  POST /_mock/fault      {"mode": none|latency|status500|nonjson|reset|truncate|shape|leak,
                           "delay_ms": int, "count": int, "methods": ["GET", ...]}
   POST /_mock/files      gatana only: {"count": N} -> N generated `files` entries
 """
@@ -39,7 +39,7 @@ HTML_BODY = (b"<!DOCTYPE html><html><head><title>Service Unavailable</title></he
              b"<body><h1>Service temporarily unavailable</h1>"
              b"<p>The upstream is under maintenance.</p></body></html>")
 FAULT_MODES = ("none", "latency", "status500", "nonjson", "reset", "truncate",
-               "shape")
+               "shape", "leak")
 MAX_GENERATED_FILES = 200000          # ~60 MiB of JSON; plenty for size tests
 
 
@@ -242,7 +242,23 @@ class VendorAPI:
             return self.put(key, raw) + ({},)
 
 
+    # the "leak" fault: a vendor that sends its write-only secrets back
+    LEAKED = {}
+
+    def leak(self, payload):
+        for path, value in self.LEAKED.items():
+            node = payload
+            for part in path[:-1]:
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node[path[-1]] = value
+        return payload
+
+
 class Kambrium(VendorAPI):
+    LEAKED = {(env, f): "LEAKED-kambrium-" + f
+              for env in ("data", "connection")
+              for f in ("api_key", "oauth2_client_secret")}
     path_re = re.compile(r"^/api/v1/mcp-servers/([^/]+)$")
     id_re = re.compile(r"^(?:[0-9]+|srv_[A-Za-z0-9]+)$")
     ACCESS_SCOPES = {"read": ["mcp.read"], "write": ["mcp.read", "mcp.write"],
@@ -323,6 +339,7 @@ class Kambrium(VendorAPI):
 
 
 class Barndoor(VendorAPI):
+    LEAKED = {("client_secret",): "LEAKED-barndoor-client_secret"}
     path_re = re.compile(r"^/api/servers/([^/]+)$")
     uuid_re = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
     PUT_TYPES = {"name": str, "slug": str, "client_id": str, "client_secret": str, "meta": dict}
@@ -600,6 +617,8 @@ class Handler(BaseHTTPRequestHandler):
             if mode == "shape":     # valid JSON, but not the vendor's shape
                 return self._send(200, {"items": [], "next": None})
         status, payload, extra = api.handle(self.command, path, self.headers, raw)
+        if fault and fault["mode"] == "leak" and status == 200:
+            payload = api.leak(payload)
         self._send(status, payload, extra=extra)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
