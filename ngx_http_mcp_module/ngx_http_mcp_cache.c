@@ -67,7 +67,7 @@ typedef struct {
     ngx_str_t                       prefix;
 
     ngx_http_complex_value_t       *default_key;
-    ngx_int_t                       sub_index;  /* $mcp_jwt_sub or -1 */
+    ngx_int_t                       sub_index;  /* $mcp_jwt_sub */
 
     ngx_http_mcp_redis_script_t     scripts[NGX_HTTP_MCP_CACHE_NSCRIPTS];
 
@@ -271,14 +271,11 @@ static ngx_str_t  ngx_http_mcp_cache_status_names[] = {
 };
 
 
-/* the default key; the second form when no JWT module is loaded */
+/* the default key ($mcp_jwt_* come with the auth module, in this .so) */
 
 static ngx_str_t  ngx_http_mcp_cache_default_key = ngx_string(
     "$mcp_registry:$mcp_server_id:$mcp_view:$mcp_jwt_iss:$mcp_jwt_sub:"
     "$mcp_registry_args");
-
-static ngx_str_t  ngx_http_mcp_cache_default_key_anonymous = ngx_string(
-    "$mcp_registry:$mcp_server_id:$mcp_view:::$mcp_registry_args");
 
 
 static ngx_command_t  ngx_http_mcp_cache_commands[] = {
@@ -641,11 +638,7 @@ ngx_http_mcp_cache_field(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
     ngx_sha1_update(&sha1, key.data, key.len);
 
     if (lcf->key == NULL) {
-        sub = NULL;
-
-        if (mcf->sub_index != NGX_ERROR) {
-            sub = ngx_http_get_indexed_variable(r, mcf->sub_index);
-        }
+        sub = ngx_http_get_indexed_variable(r, mcf->sub_index);
 
         if ((sub == NULL || sub->not_found || sub->len == 0)
             && r->headers_in.authorization)
@@ -1640,60 +1633,22 @@ ngx_http_mcp_cache_add_variables(ngx_conf_t *cf)
 }
 
 
-/*
- * The default key is compiled once every module has declared its
- * variables: with $mcp_jwt_iss and $mcp_jwt_sub when a module defines
- * them, without them otherwise.
- */
+/* the default key is compiled once every module has declared its variables */
 
 static ngx_int_t
 ngx_http_mcp_cache_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_str_t                         *source, sub;
-    ngx_uint_t                         i, iss_found, sub_found;
-    ngx_hash_key_t                    *key;
-    ngx_http_core_main_conf_t         *cmcf;
+    ngx_str_t                          sub;
     ngx_http_mcp_cache_main_conf_t    *mcf;
     ngx_http_compile_complex_value_t   ccv;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mcp_cache_module);
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
-    iss_found = 0;
-    sub_found = 0;
+    ngx_str_set(&sub, "mcp_jwt_sub");
 
-    key = cmcf->variables_keys->keys.elts;
-
-    for (i = 0; i < cmcf->variables_keys->keys.nelts; i++) {
-        if (key[i].key.len == sizeof("mcp_jwt_iss") - 1
-            && ngx_strncmp(key[i].key.data, "mcp_jwt_iss",
-                           sizeof("mcp_jwt_iss") - 1) == 0)
-        {
-            iss_found = 1;
-        }
-
-        if (key[i].key.len == sizeof("mcp_jwt_sub") - 1
-            && ngx_strncmp(key[i].key.data, "mcp_jwt_sub",
-                           sizeof("mcp_jwt_sub") - 1) == 0)
-        {
-            sub_found = 1;
-        }
-    }
-
-    mcf->sub_index = NGX_ERROR;
-
-    if (iss_found && sub_found) {
-        source = &ngx_http_mcp_cache_default_key;
-
-        ngx_str_set(&sub, "mcp_jwt_sub");
-
-        mcf->sub_index = ngx_http_get_variable_index(cf, &sub);
-        if (mcf->sub_index == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-    } else {
-        source = &ngx_http_mcp_cache_default_key_anonymous;
+    mcf->sub_index = ngx_http_get_variable_index(cf, &sub);
+    if (mcf->sub_index == NGX_ERROR) {
+        return NGX_ERROR;
     }
 
     mcf->default_key = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
@@ -1704,7 +1659,7 @@ ngx_http_mcp_cache_postconfiguration(ngx_conf_t *cf)
     ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
 
     ccv.cf = cf;
-    ccv.value = source;
+    ccv.value = &ngx_http_mcp_cache_default_key;
     ccv.complex_value = mcf->default_key;
 
     if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
