@@ -18,9 +18,10 @@ MODULES_DIR ?= /usr/lib/nginx/modules
 CFLAGS_UNIT := -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
                -fno-omit-frame-pointer -I$(SRC)
 
-# the pure C parts of the module (no nginx types) and their unit tests
-UNIT_SRCS   := $(SRC)/ngx_http_mcp_id.c $(wildcard $(SRC)/ngx_http_mcp_map*.c) \
-               $(SRC)/ngx_http_mcp_jwt.c $(SRC)/ngx_http_mcp_json_dump.c
+# the pure C parts of the module (no nginx types, listed in $(SRC)/sources)
+# and their unit tests
+UNIT_SRCS   := $(addprefix $(SRC)/,$(shell . ./$(SRC)/sources && \
+                                       echo $$ngx_http_mcp_pure_srcs))
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 
 .PHONY: all module setup unit integration test test-asan test-valgrind \
@@ -31,8 +32,9 @@ all: module
 setup:
 	@scripts/setup
 
+# the developer's build: warnings are errors (WERROR=0 for a user's build)
 module:
-	@scripts/build
+	@WERROR=$${WERROR:-1} scripts/build
 
 $(BUILD)/unit/%: t/unit/%.c $(UNIT_SRCS) $(wildcard $(SRC)/*.h)
 	@mkdir -p $(dir $@)
@@ -49,7 +51,7 @@ test: setup
 
 # the integration suite with the module built with AddressSanitizer
 test-asan: setup unit
-	@SANITIZE=address scripts/build
+	@SANITIZE=address WERROR=1 scripts/build
 	cd t && MCP_SANITIZE=address $(PYTHON) -m pytest -p no:cacheprovider -q \
 		$(PYTEST_ARGS)
 
@@ -64,7 +66,8 @@ demo: setup module
 bench: setup module
 	@scripts/bench
 
-install: module
+install: setup
+	@WERROR=0 scripts/build
 	install -D -m 0644 $(BUILD)/ngx_http_mcp_module.so \
 		$(DESTDIR)$(MODULES_DIR)/ngx_http_mcp_module.so
 	install -d $(DESTDIR)/usr/share/nginx/modules-available

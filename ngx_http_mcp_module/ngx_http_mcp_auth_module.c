@@ -14,9 +14,6 @@
 #include "ngx_http_mcp_auth.h"
 #include "ngx_http_mcp_json.h"
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-
 
 #define NGX_HTTP_MCP_AUTH_NONE       0
 #define NGX_HTTP_MCP_AUTH_READ       1
@@ -713,10 +710,10 @@ ngx_http_mcp_auth_verify(ngx_http_request_t *r,
 
 
 /*
- * Ends the request with status, WWW-Authenticate (RFC 6750, 3) and the
- * JSON body {"detail": ...}.  Under "satisfy any" the status is returned
- * instead, so that another access module may still grant access; nginx
- * then answers with its own body.
+ * A refusal: WWW-Authenticate (RFC 6750, 3), and the status returned from
+ * the access phase, so that nginx's "auth_delay", "satisfy any" and
+ * "error_page" apply as to auth_basic.  nginx's own answer for the status
+ * gets the JSON body {"detail": ...} (ngx_http_mcp_reply_status()).
  */
 
 static ngx_int_t
@@ -724,12 +721,10 @@ ngx_http_mcp_auth_reject(ngx_http_request_t *r, ngx_http_mcp_auth_ctx_t *ctx,
     ngx_uint_t status, const char *error, const char *description,
     ngx_str_t *scope, const char *detail)
 {
-    u_char                    *p, *start;
-    size_t                     len;
-    ngx_int_t                  rc;
-    ngx_str_t                 *realm, value;
-    ngx_table_elt_t           *h;
-    ngx_http_core_loc_conf_t  *clcf;
+    u_char           *p, *start;
+    size_t            len;
+    ngx_str_t        *realm, value;
+    ngx_table_elt_t  *h;
 
     realm = &ctx->alcf->realm;
 
@@ -772,34 +767,15 @@ ngx_http_mcp_auth_reject(ngx_http_request_t *r, ngx_http_mcp_auth_ctx_t *ctx,
     value.data = start;
     value.len = p - start;
 
-    h = ngx_http_mcp_add_header(r, &ngx_http_mcp_auth_www_authenticate,
-                                &value);
+    h = ngx_http_mcp_reply_header(r, &ngx_http_mcp_auth_www_authenticate,
+                                  &value);
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     r->headers_out.www_authenticate = h;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (clcf->satisfy != NGX_HTTP_SATISFY_ALL) {
-        return status;
-    }
-
-    /* the body of a PUT must not be taken for the next request */
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    rc = ngx_http_mcp_send_error(r, status, "%s", detail);
-
-    /* as the content phase does: the request ends here */
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
+    return ngx_http_mcp_reply_status(r, status, "%s", detail);
 }
 
 
@@ -1429,7 +1405,9 @@ ngx_http_mcp_auth_init(ngx_conf_t *cf)
 
     *h = ngx_http_mcp_auth_handler;
 
-    return NGX_OK;
+    /* the JSON body of nginx's answer to a refusal */
+
+    return ngx_http_mcp_filter_init(cf);
 }
 
 

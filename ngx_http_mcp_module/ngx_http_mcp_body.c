@@ -7,9 +7,9 @@
  * save filter only the final (empty) buffer: the body never goes to a
  * temporary file, so it is never read back from one in a worker, and a
  * body over the limit, Content-Length or chunked, is discarded as it
- * arrives.  Once read, it is checked: the vendor's own rules on a native
- * route, the canonical schema (and the translation to the vendor's body)
- * on the canonical route.
+ * arrives.  Once read, it is checked (the body step of the handler): the
+ * vendor's own rules on a native route, the canonical schema (and the
+ * translation to the vendor's body) on the canonical route.
  */
 
 
@@ -19,41 +19,12 @@
 
 static ngx_int_t ngx_http_mcp_request_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
-static ngx_int_t ngx_http_mcp_body_check(ngx_http_request_t *r,
-    ngx_http_mcp_ctx_t *ctx, ngx_str_t *detail);
 
 
 static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
 
 
 #define NGX_HTTP_MCP_BODY_MIN  4096
-
-
-void
-ngx_http_mcp_body_handler(ngx_http_request_t *r)
-{
-    ngx_int_t            rc;
-    ngx_str_t            detail;
-    ngx_http_mcp_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
-    ctx->reading_body = 0;
-
-    rc = ngx_http_mcp_body_check(r, ctx, &detail);
-
-    if (rc == NGX_OK) {
-        ngx_http_mcp_next(r, ctx);
-        return;
-    }
-
-    if (rc == NGX_ERROR) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_http_mcp_send_error(r, rc, "%V",
-                                                         &detail));
-}
 
 
 static ngx_int_t
@@ -89,7 +60,7 @@ ngx_http_mcp_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             continue;
         }
 
-        nb = ctx->body;
+        nb = ctx->client_body;
 
         if (nb == NULL || (size_t) (nb->end - nb->last) < size) {
 
@@ -123,12 +94,13 @@ ngx_http_mcp_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            if (ctx->body) {
-                nb->last = ngx_cpymem(nb->pos, ctx->body->pos,
-                                      ctx->body->last - ctx->body->pos);
+            if (ctx->client_body) {
+                nb->last = ngx_cpymem(nb->pos, ctx->client_body->pos,
+                                      ctx->client_body->last
+                                      - ctx->client_body->pos);
             }
 
-            ctx->body = nb;
+            ctx->client_body = nb;
         }
 
         nb->last = ngx_cpymem(nb->last, b->pos, size);
@@ -146,46 +118,45 @@ ngx_http_mcp_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
 
 /*
- * Checks the body taken by the filter; returns NGX_OK, NGX_ERROR, or the
- * status of a client error with "detail" set.
+ * The body step: a PUT's body, taken by the filter, is checked; on the
+ * canonical route it becomes the vendor's body.  NGX_OK: ctx->forward is
+ * what the registry gets; NGX_DECLINED: ctx->reply is the client's error.
  */
 
-static ngx_int_t
-ngx_http_mcp_body_check(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
-    ngx_str_t *detail)
+ngx_int_t
+ngx_http_mcp_body_check(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 {
-    u_char                   *p;
-    json_t                   *json, *update;
-    ngx_int_t                 vendor;
-    ngx_str_t                 error;
-    ngx_chain_t              *cl, in;
-    ngx_http_mcp_map_err_t    err;
-    ngx_http_mcp_loc_conf_t  *mlcf;
+    json_t                       *json, *update;
+    ngx_int_t                     rc;
+    ngx_str_t                     error;
+    ngx_chain_t                  *cl, in;
+    ngx_http_mcp_map_err_t        err;
+    ngx_http_mcp_loc_conf_t      *mlcf;
+    const ngx_http_mcp_vendor_t  *vendor;
+
+    if (r->method != NGX_HTTP_PUT) {
+        return NGX_OK;
+    }
 
     if (ctx->body_too_large) {
         mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_module);
 
-        detail->data = ngx_pnalloc(r->pool, NGX_SIZE_T_LEN
-                                   + sizeof("Request body is larger than "
-                                            " bytes.") - 1);
-        if (detail->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        detail->len = ngx_sprintf(detail->data,
-                                  "Request body is larger than %uz bytes.",
-                                  mlcf->max_body_size)
-                      - detail->data;
-
-        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        rc = ngx_http_mcp_reply_detail(r, &ctx->reply,
+                                      NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                      "Request body is larger than %uz bytes.",
+                                      mlcf->max_body_size);
+        goto refused;
     }
 
-    if (ctx->body == NULL || ctx->body->last == ctx->body->pos) {
-        ngx_str_set(detail, "A JSON request body is required.");
-        return NGX_HTTP_BAD_REQUEST;
+    if (ctx->client_body == NULL
+        || ctx->client_body->last == ctx->client_body->pos)
+    {
+        rc = ngx_http_mcp_reply_detail(r, &ctx->reply, NGX_HTTP_BAD_REQUEST,
+                                       "A JSON request body is required.");
+        goto refused;
     }
 
-    in.buf = ctx->body;
+    in.buf = ctx->client_body;
     in.next = NULL;
 
     json = ngx_http_mcp_json_parse(r, &in, &error);
@@ -194,23 +165,15 @@ ngx_http_mcp_body_check(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mcp: request body is not valid JSON: %V", &error);
 
-        detail->data = ngx_pnalloc(r->pool, sizeof("JSON parse error - ") - 1
-                                            + error.len);
-        if (detail->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_cpymem(detail->data, "JSON parse error - ",
-                       sizeof("JSON parse error - ") - 1);
-        p = ngx_cpymem(p, error.data, error.len);
-        detail->len = p - detail->data;
-
-        return NGX_HTTP_BAD_REQUEST;
+        rc = ngx_http_mcp_reply_detail(r, &ctx->reply, NGX_HTTP_BAD_REQUEST,
+                                       "JSON parse error - %V", &error);
+        goto refused;
     }
 
     if (!json_is_object(json)) {
-        ngx_str_set(detail, "The request body must be a JSON object.");
-        return NGX_HTTP_BAD_REQUEST;
+        rc = ngx_http_mcp_reply_detail(r, &ctx->reply, NGX_HTTP_BAD_REQUEST,
+                                     "The request body must be a JSON object.");
+        goto refused;
     }
 
     vendor = ctx->route.registry->vendor;
@@ -226,7 +189,7 @@ ngx_http_mcp_body_check(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
             goto invalid;
         }
 
-        ctx->request_body = ctx->body;
+        ctx->forward = ctx->client_body;
         return NGX_OK;
     }
 
@@ -244,7 +207,7 @@ ngx_http_mcp_body_check(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    ctx->request_body = cl->buf;
+    ctx->forward = cl->buf;
 
     return NGX_OK;
 
@@ -256,15 +219,12 @@ invalid:
                   "mcp: invalid update for registry \"%V\": %s",
                   &ctx->route.registry->name, err.text);
 
-    detail->len = ngx_strlen(err.text);
-    detail->data = ngx_pnalloc(r->pool, detail->len);
-    if (detail->data == NULL) {
-        return NGX_ERROR;
-    }
+    rc = ngx_http_mcp_reply_detail(r, &ctx->reply, NGX_HTTP_BAD_REQUEST,
+                                   "%s", err.text);
 
-    ngx_memcpy(detail->data, err.text, detail->len);
+refused:
 
-    return NGX_HTTP_BAD_REQUEST;
+    return (rc == NGX_OK) ? NGX_DECLINED : NGX_ERROR;
 }
 
 

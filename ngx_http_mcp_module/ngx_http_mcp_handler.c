@@ -2,35 +2,39 @@
 /*
  * Copyright (C) ngx_http_mcp_module authors
  *
- * The content handler of "mcp_pass" and "mcp_canonical" locations:
+ * The content handler of "mcp_pass" and "mcp_canonical" locations, and
+ * the one owner of the request from there on: it alone moves the phase
+ * and finalizes.  Each step reports NGX_OK, NGX_DECLINED, NGX_ERROR, or
+ * NGX_AGAIN and later, through ngx_http_mcp_step_done(), one of the
+ * others:
  *
  *   route   the URI names a registry and a server id (404 if it does not);
- *   body    a PUT body is taken into memory, checked and, on the
- *           canonical route, translated (ngx_http_mcp_body.c);
- *   lookup  a GET may be answered from the cache (ngx_http_mcp_cache.c);
+ *   body    a PUT body is taken into memory as it is read, then checked
+ *           and, on the canonical route, translated (ngx_http_mcp_body.c);
+ *   lookup  a GET may be answered from the cache (ngx_http_mcp_cache*.c);
  *   fetch   a subrequest to the registry's internal location does the HTTP
- *           (ngx_http_mcp_upstream.c), its answer is captured;
- *   answer  the registry's answer is checked and turned into the client's;
+ *           (ngx_http_mcp_subrequest.c), its answer is captured;
+ *   answer  the registry's answer is checked and turned into the client's
+ *           (ngx_http_mcp_answer.c);
  *   update  the cache learns the answer, or forgets what a PUT changed;
- *   send    the answer goes out.
+ *   send    the answer goes out (ngx_http_mcp_reply.c).
  *
  * Authentication runs before, in the access phase.
  */
 
 
 #include "ngx_http_mcp_module.h"
-#include "ngx_http_mcp_map.h"
+#include "ngx_http_mcp_cache.h"
 
 
-static void ngx_http_mcp_resume(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mcp_answer(ngx_http_request_t *r,
+static void ngx_http_mcp_body_ready(ngx_http_request_t *r);
+static void ngx_http_mcp_run(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx);
+static ngx_int_t ngx_http_mcp_step(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx);
-static ngx_int_t ngx_http_mcp_bad_gateway(ngx_http_request_t *r,
-    ngx_http_mcp_ctx_t *ctx, ngx_uint_t status, const char *why);
-static ngx_int_t ngx_http_mcp_not_found(ngx_http_request_t *r,
-    ngx_http_mcp_ctx_t *ctx);
-static ngx_int_t ngx_http_mcp_reject(ngx_http_request_t *r, ngx_uint_t status,
-    const char *fmt, ...);
+static ngx_int_t ngx_http_mcp_next_phase(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx, ngx_int_t rc);
+static void ngx_http_mcp_step_done(ngx_http_request_t *r, ngx_int_t rc);
+static void ngx_http_mcp_fetched(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_mcp_canonical_view(ngx_http_request_t *r,
     ngx_http_mcp_loc_conf_t *mlcf, ngx_http_mcp_ctx_t *ctx);
 static ngx_uint_t ngx_http_mcp_is_json_type(ngx_http_request_t *r);
@@ -59,17 +63,19 @@ ngx_http_mcp_handler(ngx_http_request_t *r)
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_module);
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT))) {
-        if (ngx_http_mcp_add_header(r, &ngx_http_mcp_allow_header,
-                                    &ngx_http_mcp_allow)
+        if (ngx_http_mcp_reply_header(r, &ngx_http_mcp_allow_header,
+                                      &ngx_http_mcp_allow)
             == NULL)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_mcp_reject(r, NGX_HTTP_NOT_ALLOWED,
-                                   "Method \"%V\" not allowed.",
-                                   &r->method_name);
+        return ngx_http_mcp_reply_error(r, NGX_HTTP_NOT_ALLOWED,
+                                        "Method \"%V\" not allowed.",
+                                        &r->method_name);
     }
+
+    /* a context the access phase made for its refusal is not this one */
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mcp_ctx_t));
     if (ctx == NULL) {
@@ -80,66 +86,94 @@ ngx_http_mcp_handler(ngx_http_request_t *r)
 
     rc = ngx_http_mcp_route_parse(r, mlcf, &ctx->route);
 
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (rc == NGX_DECLINED) {
-        return ngx_http_mcp_reject(r, NGX_HTTP_NOT_FOUND, "Not found.");
+        return ngx_http_mcp_reply_error(r, NGX_HTTP_NOT_FOUND, "Not found.");
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_mcp_not_found(r, ctx);
+
+        /* an id of the wrong form: answered as the vendor answers */
+
+        if (ctx->route.registry == NULL) {
+            return ngx_http_mcp_reply_error(r, NGX_HTTP_NOT_FOUND,
+                                            "Unknown registry.");
+        }
+
+        return ngx_http_mcp_reply_error(r, NGX_HTTP_NOT_FOUND,
+                                   ctx->route.registry->vendor->not_found,
+                                   &ctx->route.id);
     }
 
     ctx->canonical_view = ngx_http_mcp_canonical_view(r, mlcf, ctx);
 
-    if (r->method != NGX_HTTP_PUT) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
+    if (r->method == NGX_HTTP_PUT) {
+
+        if (!ngx_http_mcp_is_json_type(r)) {
+            return ngx_http_mcp_reply_error(r,
+                                        NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                        "Unsupported media type in request: "
+                                        "use \"application/json\".");
         }
 
-        /* the reference that ngx_http_read_client_request_body() takes */
-        r->main->count++;
+        /*
+         * the body is taken into memory by ngx_http_mcp_body.c, never to a
+         * file; one announced too large is not read at all
+         */
 
-        ngx_http_mcp_next(r, ctx);
+        if (r->headers_in.content_length_n <= (off_t) mlcf->max_body_size) {
+            ctx->reading_body = 1;
 
-        return NGX_DONE;
+            rc = ngx_http_read_client_request_body(r,
+                                                   ngx_http_mcp_body_ready);
+            if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+                return rc;
+            }
+
+            return NGX_DONE;
+        }
+
+        ctx->body_too_large = 1;
     }
 
-    if (!ngx_http_mcp_is_json_type(r)) {
-        return ngx_http_mcp_reject(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                   "Unsupported media type in request: "
-                                   "use \"application/json\".");
-    }
-
-    /* the body is taken in memory by ngx_http_mcp_body.c, never to a file */
-
-    if (r->headers_in.content_length_n > (off_t) mlcf->max_body_size) {
-        return ngx_http_mcp_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                   "Request body is larger than %uz bytes.",
-                                   mlcf->max_body_size);
-    }
-
-    ctx->reading_body = 1;
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_mcp_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
         return rc;
     }
+
+    /* the reference that ngx_http_read_client_request_body() takes */
+    r->main->count++;
+
+    ngx_http_mcp_run(r, ctx);
 
     return NGX_DONE;
 }
 
 
+static void
+ngx_http_mcp_body_ready(ngx_http_request_t *r)
+{
+    ngx_http_mcp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
+    ctx->reading_body = 0;
+
+    ngx_http_mcp_run(r, ctx);
+}
+
+
 /*
- * The phases after the request is known to be good.  Each may finish at
- * once or later (Redis, the registry); whoever finishes one calls
- * ngx_http_mcp_next() again.  From the first call on, the request holds
- * one extra reference, released by the one ngx_http_finalize_request()
- * that ends it, in the SEND phase or on an error.
+ * Runs the steps until one has to wait (it calls ngx_http_mcp_step_done()
+ * when it is done) or the request is finalized.  From the first call on,
+ * the request holds one extra reference, released by the one
+ * ngx_http_finalize_request() that ends it.
  */
 
-void
-ngx_http_mcp_next(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
+static void
+ngx_http_mcp_run(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 {
     ngx_int_t  rc;
 
@@ -148,321 +182,149 @@ ngx_http_mcp_next(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "mcp phase %ui", ctx->phase);
 
-        switch (ctx->phase) {
-
-        case NGX_HTTP_MCP_PHASE_LOOKUP:
-            ctx->phase = NGX_HTTP_MCP_PHASE_UPSTREAM;
-
-            /* NGX_OK: a cached answer is in ctx->status and ctx->out */
-
-            rc = ngx_http_mcp_cache_lookup(r, ctx);
-
-            if (rc == NGX_AGAIN) {
-                return;
-            }
-
-            if (rc == NGX_OK) {
-                ctx->phase = NGX_HTTP_MCP_PHASE_SEND;
-
-            } else if (rc == NGX_ERROR) {
-                break;
-            }
-
-            continue;
-
-        case NGX_HTTP_MCP_PHASE_UPSTREAM:
-            ctx->phase = NGX_HTTP_MCP_PHASE_ANSWER;
-
-            if (ngx_http_mcp_upstream_start(r, ctx) != NGX_OK) {
-                break;
-            }
-
-            r->write_event_handler = ngx_http_mcp_resume;
-            return;
-
-        case NGX_HTTP_MCP_PHASE_ANSWER:
-            ctx->phase = NGX_HTTP_MCP_PHASE_UPDATE;
-
-            if (ngx_http_mcp_answer(r, ctx) != NGX_OK) {
-                break;
-            }
-
-            continue;
-
-        case NGX_HTTP_MCP_PHASE_UPDATE:
-            ctx->phase = NGX_HTTP_MCP_PHASE_SEND;
-
-            /* store a GET answer, or drop what a PUT made stale */
-
-            rc = ngx_http_mcp_cache_update(r, ctx);
-
-            if (rc == NGX_AGAIN) {
-                return;
-            }
-
-            if (rc == NGX_ERROR) {
-                break;
-            }
-
-            continue;
-
-        default: /* NGX_HTTP_MCP_PHASE_SEND */
+        if (ctx->phase == NGX_HTTP_MCP_PHASE_SEND) {
             ctx->phase = NGX_HTTP_MCP_PHASE_DONE;
-            ngx_http_finalize_request(r, ngx_http_mcp_send(r, ctx->status,
-                                                           ctx->out));
+            ngx_http_finalize_request(r,
+                                   ngx_http_mcp_reply_send(r, &ctx->reply));
             return;
         }
 
-        /* an internal error in a phase */
+        rc = ngx_http_mcp_step(r, ctx);
 
-        ctx->phase = NGX_HTTP_MCP_PHASE_DONE;
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        if (rc == NGX_AGAIN) {
+            return;
+        }
+
+        if (ngx_http_mcp_next_phase(r, ctx, rc) != NGX_OK) {
+            return;
+        }
     }
 }
 
 
+static ngx_int_t
+ngx_http_mcp_step(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
+{
+    switch (ctx->phase) {
+
+    case NGX_HTTP_MCP_PHASE_BODY:
+        return ngx_http_mcp_body_check(r, ctx);
+
+    case NGX_HTTP_MCP_PHASE_LOOKUP:
+        return ngx_http_mcp_cache_lookup(r, &ctx->route, &ctx->reply,
+                                         ngx_http_mcp_step_done);
+
+    case NGX_HTTP_MCP_PHASE_FETCH:
+        if (ngx_http_mcp_subrequest_start(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        r->write_event_handler = ngx_http_mcp_fetched;
+        return NGX_AGAIN;
+
+    case NGX_HTTP_MCP_PHASE_ANSWER:
+        return ngx_http_mcp_answer(r, ctx);
+
+    case NGX_HTTP_MCP_PHASE_UPDATE:
+        return ngx_http_mcp_cache_update(r, &ctx->route, &ctx->reply,
+                                         ngx_http_mcp_step_done);
+
+    default:
+        return NGX_ERROR;
+    }
+}
+
+
+/*
+ * The one place the phase moves: after a step reported rc.  NGX_OK if
+ * the request goes on, NGX_DONE if it was finalized.
+ */
+
+static ngx_int_t
+ngx_http_mcp_next_phase(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
+    ngx_int_t rc)
+{
+    if (rc == NGX_ERROR) {
+        ctx->phase = NGX_HTTP_MCP_PHASE_DONE;
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    switch (ctx->phase) {
+
+    case NGX_HTTP_MCP_PHASE_BODY:
+
+        /* NGX_DECLINED: the client's error, in ctx->reply */
+
+        ctx->phase = (rc == NGX_OK) ? NGX_HTTP_MCP_PHASE_LOOKUP
+                                    : NGX_HTTP_MCP_PHASE_SEND;
+        break;
+
+    case NGX_HTTP_MCP_PHASE_LOOKUP:
+
+        /* NGX_OK: a hit, in ctx->reply */
+
+        ctx->phase = (rc == NGX_OK) ? NGX_HTTP_MCP_PHASE_SEND
+                                    : NGX_HTTP_MCP_PHASE_FETCH;
+        break;
+
+    case NGX_HTTP_MCP_PHASE_FETCH:
+        ctx->phase = NGX_HTTP_MCP_PHASE_ANSWER;
+        break;
+
+    case NGX_HTTP_MCP_PHASE_ANSWER:
+        ctx->phase = NGX_HTTP_MCP_PHASE_UPDATE;
+        break;
+
+    default: /* NGX_HTTP_MCP_PHASE_UPDATE */
+        ctx->phase = NGX_HTTP_MCP_PHASE_SEND;
+        break;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a step that answered NGX_AGAIN is done: an event handler calls this */
+
 static void
-ngx_http_mcp_resume(ngx_http_request_t *r)
+ngx_http_mcp_step_done(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_connection_t    *c;
+    ngx_http_mcp_ctx_t  *ctx;
+
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
+
+    if (ngx_http_mcp_next_phase(r, ctx, rc) == NGX_OK) {
+        ngx_http_mcp_run(r, ctx);
+    }
+
+    /* the registry's subrequest, if one was started */
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* nginx wakes the parent through its write event handler */
+
+static void
+ngx_http_mcp_fetched(ngx_http_request_t *r)
 {
     ngx_http_mcp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
 
     if (ctx == NULL || ctx->sr == NULL || !ctx->sr->done
-        || ctx->phase != NGX_HTTP_MCP_PHASE_ANSWER)
+        || ctx->phase != NGX_HTTP_MCP_PHASE_FETCH)
     {
         return;
     }
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
-    ngx_http_mcp_upstream_finish(r, ctx);
+    ngx_http_mcp_subrequest_finish(r, ctx);
 
-    ngx_http_mcp_next(r, ctx);
-}
-
-
-/*
- * Turns what the registry answered into the client's answer, in
- * ctx->status and ctx->out; returns NGX_ERROR only on internal errors.
- */
-
-static ngx_int_t
-ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
-{
-    int                       shape;
-    json_t                   *json, *server, *out;
-    ngx_str_t                 error;
-    ngx_uint_t                ok;
-    ngx_http_mcp_map_err_t    err;
-    ngx_http_mcp_registry_t  *reg;
-    ngx_http_mcp_response_t  *res;
-
-    res = &ctx->upstream;
-    reg = ctx->route.registry;
-
-    if (!res->from_upstream) {
-        if (res->status == NGX_HTTP_GATEWAY_TIME_OUT) {
-            return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_GATEWAY_TIME_OUT,
-                                            "did not answer in time");
-        }
-
-        return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_BAD_GATEWAY,
-                                        "could not be reached");
-    }
-
-    if (res->in_file) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "mcp: the answer of registry \"%V\" was buffered to "
-                      "a temporary file, set \"proxy_max_temp_file_size 0\" "
-                      "in its location \"%V\"", &reg->name, &reg->pass);
-
-        return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_BAD_GATEWAY,
-                                        "answer could not be read");
-    }
-
-    if (res->too_large) {
-        return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_BAD_GATEWAY,
-                                        "answer exceeds "
-                                        "mcp_upstream_max_body_size");
-    }
-
-    if (!res->eof
-        || (res->content_length >= 0
-            && res->content_length != (off_t) res->size))
-    {
-        return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_BAD_GATEWAY,
-                                        "answer was truncated");
-    }
-
-    json = ngx_http_mcp_json_parse(r, res->body, &error);
-
-    if (json == NULL) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "mcp upstream json: %V", &error);
-
-        return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_BAD_GATEWAY,
-                                        "answer is not JSON");
-    }
-
-    /*
-     * every answer is checked for the vendor's shape, and loses its
-     * secrets, whichever view the client gets
-     */
-
-    ok = res->status >= 200 && res->status < 300;
-    server = NULL;
-
-    if (ok) {
-
-        /* the native view needs the check only, not the canonical object */
-
-        if (ctx->canonical_view) {
-            server = ngx_http_mcp_map_server(reg->vendor,
-                                             (char *) reg->name.data,
-                                             reg->name.len,
-                                             (char *) ctx->route.id.data,
-                                             ctx->route.id.len, json, &err);
-            shape = (server == NULL) ? -1 : 0;
-
-        } else {
-            shape = ngx_http_mcp_map_check_answer(reg->vendor, json, &err);
-        }
-
-        if (shape != 0) {
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "mcp upstream shape: %s", err.text);
-
-            return ngx_http_mcp_bad_gateway(r, ctx, NGX_HTTP_BAD_GATEWAY,
-                                            "answer has an unexpected "
-                                            "shape");
-        }
-
-        if (server && ngx_http_mcp_json_track(r, server) != NGX_OK) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (reg->failing) {
-        reg->failing = 0;
-        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                      "mcp: registry \"%V\" answers again", &reg->name);
-    }
-
-    ctx->status = res->status;
-
-    if (!ctx->canonical_view) {
-        /* the vendor's own shape, status and errors */
-        out = json;
-        ngx_http_mcp_map_redact(reg->vendor, out);
-
-    } else if (ok) {
-        out = server;
-        ngx_http_mcp_map_scrub(out);
-
-    } else {
-        out = ngx_http_mcp_map_error(reg->vendor, (char *) reg->name.data,
-                                     reg->name.len, res->status, json);
-        if (out == NULL || ngx_http_mcp_json_track(r, out) != NGX_OK) {
-            json_decref(out);
-            return NGX_ERROR;
-        }
-    }
-
-    return ngx_http_mcp_json_dump(r, out, &ctx->out);
-}
-
-
-/*
- * A registry that fails is logged once when it starts failing, and once
- * when it answers again, not for every request in between.
- */
-
-static ngx_int_t
-ngx_http_mcp_bad_gateway(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
-    ngx_uint_t status, const char *why)
-{
-    ngx_http_mcp_registry_t  *reg;
-
-    reg = ctx->route.registry;
-
-    if (!reg->failing) {
-        reg->failing = 1;
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "mcp: registry \"%V\" %s (status %ui, peer %V), not "
-                      "logged again until it answers", &reg->name, why,
-                      ctx->upstream.status, &ctx->upstream.peer);
-
-    } else {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "mcp: registry \"%V\" %s", &reg->name, why);
-    }
-
-    ctx->status = status;
-
-    return ngx_http_mcp_error_body(r, &ctx->out, "The %s registry %s.",
-                                   ngx_http_mcp_vendor_name(reg->vendor),
-                                   why);
-}
-
-
-/* an id of the wrong form: answered as the vendor answers an unknown id */
-
-static ngx_int_t
-ngx_http_mcp_not_found(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
-{
-    ngx_http_mcp_registry_t  *reg;
-
-    reg = ctx->route.registry;
-
-    if (reg == NULL) {
-        return ngx_http_mcp_reject(r, NGX_HTTP_NOT_FOUND,
-                                   "Unknown registry.");
-    }
-
-    switch (reg->vendor) {
-
-    case NGX_HTTP_MCP_KAMBRIUM:
-        return ngx_http_mcp_reject(r, NGX_HTTP_NOT_FOUND,
-                                   "MCP server %V not found or not "
-                                   "accessible", &ctx->route.id);
-
-    case NGX_HTTP_MCP_BARNDOOR:
-        return ngx_http_mcp_reject(r, NGX_HTTP_NOT_FOUND,
-                                   "Server not found");
-
-    default:
-        return ngx_http_mcp_reject(r, NGX_HTTP_NOT_FOUND,
-                                   "MCP server not found");
-    }
-}
-
-
-/*
- * Answers a client mistake found before anything was sent upstream, from
- * the content handler (which returns what this returns).
- */
-
-static ngx_int_t
-ngx_http_mcp_reject(ngx_http_request_t *r, ngx_uint_t status,
-    const char *fmt, ...)
-{
-    u_char     *p;
-    va_list     args;
-    ngx_int_t   rc;
-    u_char      detail[NGX_MAX_ERROR_STR];
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    va_start(args, fmt);
-    p = ngx_vslprintf(detail, detail + sizeof(detail), fmt, args);
-    va_end(args);
-
-    return ngx_http_mcp_send_error(r, status, "%*s", p - detail, detail);
+    ngx_http_mcp_step_done(r, NGX_OK);
 }
 
 

@@ -2,65 +2,15 @@
 /*
  * Copyright (C) ngx_http_mcp_module authors
  *
- * JWT verification (RFC 7519, RFC 7515, RFC 7518) in three layers: our own
- * checks, then libjwt's signature check with the one key they chose, then
- * our claim checks.  In this order:
- *
- *   ours, before libjwt sees anything:
- *   1. size: at most the location's maximum;
- *   2. shape: three non-empty segments of base64url characters (no NUL,
- *      space, control character, padding, "+" or "/");
- *   3. base64url: strict, each segment (one encoding per token);
- *   4. header: a JSON object (no duplicate members) with a string "alg",
- *      no "crit" and no "cty", a "typ" of a JWT if any, a string "kid" if
- *      any; embedded keys ("jwk", "jku", "x5c", "x5u") are never used;
- *   5. algorithm: in the location's allow-list ("none" never is);
- *   6. key: the keys of the token's "kid", and the keys that have none
- *      (PEM, HMAC): a kid that names no key never falls back to the keys
- *      of other kids; and of those only the keys whose type permits the
- *      algorithm (the pinning);
- *   7. payload: a JSON object without duplicate members;
- *
- *   the signature, with each key of 6 in turn:
- *   8. OpenSSL: EVP_DigestVerify() with the key's EVP_PKEY, parsed once
- *      when the configuration was read (ECDSA's R || S made DER), or an
- *      HMAC compared in constant time: a forged token stops here, at the
- *      cost of one verification;
- *   9. libjwt: jwt_decode() on a NUL-terminated copy of the token, with
- *      the material of that one key only (an HMAC key's secret, the PEM of
- *      an RSA or EC public key, made when the key was read); once it
- *      succeeds, jwt_get_alg() must be the algorithm pinned in 5 and 6.
- *      The jwt_t is freed at once: nothing libjwt parsed is used.  libjwt
- *      parses the PEM again for every call (OpenSSL 3 rebuilds its
- *      decoders: some 300 us for RS256), which 8 keeps for tokens that
- *      are genuine, and the verified-token cache for tokens seen before;
- *
- *   ours again:
- *  10. claims (ngx_http_mcp_jwt_check_claims), on the payload of 7: exp
- *      (required), nbf, iat, iss, aud, sub's type, the required claims.
- *
- * Why libjwt comes only after all that.  libjwt 1.10's jwt_decode() checks
- * the signature and nothing else, with the primitive the token's own "alg"
- * names and whatever key it is given: handed an RSA public key's PEM and a
- * token that says "HS256", it checks an HMAC keyed with the PEM's bytes,
- * which anyone can compute (the algorithm confusion attack); 5 and 6 make
- * sure it only ever meets a key with a token whose "alg" that key permits.
- * Its base64 decoder skips characters it does not know and pads by itself
- * (2 and 3 leave it canonical input only); it takes "alg": "none" when it
- * is given no key; and it parses header and payload, duplicate members
- * allowed, before it checks the signature (4 and 7 have parsed the same
- * bytes strictly before it, so the payload of 9 is exactly what it
- * verified).  Its HMAC comparison is constant time in Debian's build
- * (1.10.2-1+deb12u1: jwt_strcmp(), CVE-2024-25189), and is given
- * canonical base64url only.  It parses the PEM key again for every token:
- * the verified-token cache spares that for a token seen before.
- *
- * What libjwt 1.10 cannot verify is verified by 8 alone, with the same
- * key and the same pinning: a token whose "typ" is not "JWT" (RFC 9068's
- * "at+jwt", "application/jwt"), as jwt_decode() refuses any other "typ"
- * before it looks at the signature.  All nine algorithms go through
- * libjwt otherwise: its ECDSA takes the R || S of JWS (RFC 7518, 3.4), R
- * and S of the curve's size, P-521's 66 bytes included.
+ * JWT verification (RFC 7519, RFC 7515, RFC 7518) in three layers: the
+ * module's own strict checks (shape, base64url, header, allow-list, the
+ * key of the "kid", the algorithm pinned to the key's type, payload),
+ * then the signature with the one key they chose, by OpenSSL (keys parsed
+ * once) and by libjwt's jwt_decode() (the verification of record), then
+ * the module's claim checks.  libjwt 1.10 checks the signature only, with
+ * whatever algorithm the token names: it never meets a key with a token
+ * whose "alg" that key does not permit.  docs/auth.md ("What is checked,
+ * in this order" and "Security notes") has each step and why.
  *
  * OpenSSL's error queue is emptied after each verification: libjwt, like
  * OpenSSL, leaves the errors of a bad signature there, and nginx's TLS

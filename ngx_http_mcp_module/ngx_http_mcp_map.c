@@ -20,13 +20,6 @@
 #include "ngx_http_mcp_map.h"
 
 
-static const ngx_http_mcp_vendor_map_t *ngx_http_mcp_maps[] = {
-    &ngx_http_mcp_map_kambrium,
-    &ngx_http_mcp_map_barndoor,
-    &ngx_http_mcp_map_gatana,
-};
-
-
 /* the canonical update: its fields and their JSON types */
 
 static const char *const  ngx_http_mcp_update_fields[] = {
@@ -77,9 +70,11 @@ static const ngx_http_mcp_secret_key_t  ngx_http_mcp_secret_keys[] = {
 static int ngx_http_mcp_map_check_update(json_t *update,
     ngx_http_mcp_map_err_t *err);
 static int ngx_http_mcp_map_refuse(json_t *obj, const char *prefix,
-    const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err);
+    const char *const *fields, const ngx_http_mcp_vendor_t *vendor,
+    ngx_http_mcp_map_err_t *err);
 static int ngx_http_mcp_map_allow(json_t *obj, const char *prefix,
-    const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err);
+    const char *const *fields, const ngx_http_mcp_vendor_t *vendor,
+    ngx_http_mcp_map_err_t *err);
 static int ngx_http_mcp_map_check_object(json_t *obj, const char *name,
     const char *const *fields, const char *types,
     ngx_http_mcp_map_err_t *err);
@@ -88,34 +83,26 @@ static int ngx_http_mcp_map_check_strings(json_t *array, const char *name,
 
 
 int
-ngx_http_mcp_map_check_answer(int vendor, json_t *body,
-    ngx_http_mcp_map_err_t *err)
+ngx_http_mcp_map_check_answer(const ngx_http_mcp_vendor_t *vendor,
+    json_t *body, ngx_http_mcp_map_err_t *err)
 {
-    if (vendor < 0 || vendor >= NGX_HTTP_MCP_VENDOR_MAX) {
-        return ngx_http_mcp_map_fail(err, "unknown vendor");
-    }
-
     if (!json_is_object(body)) {
         return ngx_http_mcp_map_fail(err, "the answer is not a JSON object");
     }
 
-    return ngx_http_mcp_maps[vendor]->check_answer(body, err);
+    return vendor->check_answer(body, err);
 }
 
 
 json_t *
-ngx_http_mcp_map_server(int vendor, const char *registry, size_t registry_len,
-    const char *id, size_t id_len, json_t *body, ngx_http_mcp_map_err_t *err)
+ngx_http_mcp_map_server(const ngx_http_mcp_vendor_t *vendor,
+    const char *registry, size_t registry_len, const char *id, size_t id_len,
+    json_t *body, ngx_http_mcp_map_err_t *err)
 {
     char         *qid;
     size_t        len;
     json_t       *server, *vid;
     const char   *v;
-
-    if (vendor < 0 || vendor >= NGX_HTTP_MCP_VENDOR_MAX) {
-        ngx_http_mcp_map_fail(err, "unknown vendor");
-        return NULL;
-    }
 
     if (ngx_http_mcp_map_check_answer(vendor, body, err) != 0) {
         return NULL;
@@ -133,7 +120,7 @@ ngx_http_mcp_map_server(int vendor, const char *registry, size_t registry_len,
         || json_object_set_new(server, "registry",
                                json_stringn(registry, registry_len)) != 0
         || json_object_set_new(server, "vendor",
-                               json_string(ngx_http_mcp_vendor_name(vendor)))
+                               json_string(vendor->name))
            != 0
         || json_object_set_new(server, "vendor_id",
                                json_stringn(id, id_len)) != 0)
@@ -142,7 +129,7 @@ ngx_http_mcp_map_server(int vendor, const char *registry, size_t registry_len,
         goto failed;
     }
 
-    if (ngx_http_mcp_maps[vendor]->to_canonical(body, server, err) != 0) {
+    if (vendor->to_canonical(body, server, err) != 0) {
         goto failed;
     }
 
@@ -181,136 +168,89 @@ failed:
 
 
 json_t *
-ngx_http_mcp_map_update(int vendor, json_t *update,
+ngx_http_mcp_map_update(const ngx_http_mcp_vendor_t *vendor, json_t *update,
     ngx_http_mcp_map_err_t *err)
 {
-    json_t                           *v, *exts;
-    const char                       *key, *name;
-    const ngx_http_mcp_vendor_map_t  *map;
-    char                              prefix[32];
-
-    if (vendor < 0 || vendor >= NGX_HTTP_MCP_VENDOR_MAX) {
-        ngx_http_mcp_map_fail(err, "unknown vendor");
-        return NULL;
-    }
+    json_t      *v, *exts;
+    const char  *key;
+    char         prefix[32];
 
     if (ngx_http_mcp_map_check_update(update, err) != 0) {
         return NULL;
     }
 
-    map = ngx_http_mcp_maps[vendor];
-    name = ngx_http_mcp_vendor_name(vendor);
     exts = json_object_get(update, "extensions");
 
     /* extensions of another vendor cannot apply to this registry */
 
     json_object_foreach(exts, key, v) {
-        if (ngx_http_mcp_vendor_by_name((const unsigned char *) key,
-                                        strlen(key))
-            != vendor)
-        {
+        if (strcmp(key, vendor->name) != 0) {
             ngx_http_mcp_map_fail(err, "field \"extensions.%s\" cannot be "
-                                  "set on a %s registry", key, name);
+                                  "set on a %s registry", key, vendor->name);
             return NULL;
         }
     }
 
     /* nor what this vendor cannot express */
 
-    snprintf(prefix, sizeof(prefix), "extensions.%s.", name);
+    snprintf(prefix, sizeof(prefix), "extensions.%s.", vendor->name);
 
-    if (ngx_http_mcp_map_refuse(update, "", map->refused, vendor, err) != 0
+    if (ngx_http_mcp_map_refuse(update, "", vendor->refused, vendor, err) != 0
         || ngx_http_mcp_map_refuse(json_object_get(update, "auth"), "auth.",
-                                   map->refused_auth, vendor, err)
+                                   vendor->refused_auth, vendor, err)
            != 0
-        || ngx_http_mcp_map_allow(json_object_get(exts, name), prefix,
-                                  map->extensions, vendor, err)
+        || ngx_http_mcp_map_allow(json_object_get(exts, vendor->name), prefix,
+                                  vendor->extensions, vendor, err)
            != 0)
     {
         return NULL;
     }
 
-    return map->from_canonical(update, err);
+    return vendor->from_canonical(update, err);
 }
 
 
 int
-ngx_http_mcp_map_check_native(int vendor, json_t *body,
-    ngx_http_mcp_map_err_t *err)
+ngx_http_mcp_map_check_native(const ngx_http_mcp_vendor_t *vendor,
+    json_t *body, ngx_http_mcp_map_err_t *err)
 {
-    if (vendor < 0 || vendor >= NGX_HTTP_MCP_VENDOR_MAX) {
-        return ngx_http_mcp_map_fail(err, "unknown vendor");
-    }
-
     if (!json_is_object(body)) {
         return ngx_http_mcp_map_fail(err,
                                      "The request body must be a JSON object.");
     }
 
-    return ngx_http_mcp_maps[vendor]->check_native(body, err);
+    return vendor->check_native(body, err);
 }
 
 
 void
-ngx_http_mcp_map_redact(int vendor, json_t *body)
+ngx_http_mcp_map_redact(const ngx_http_mcp_vendor_t *vendor, json_t *body)
 {
-    if (vendor < 0 || vendor >= NGX_HTTP_MCP_VENDOR_MAX) {
-        return;
-    }
-
-    if (ngx_http_mcp_maps[vendor]->redact) {
-        ngx_http_mcp_maps[vendor]->redact(body);
+    if (vendor->redact) {
+        vendor->redact(body);
     }
 
     ngx_http_mcp_map_scrub(body);
 }
 
 
-/*
- * {"detail": "...", "registry": "...", "status": N}: the vendor's message
- * where its error body has one ("detail", "message", "error"), else a
- * generic one.
- */
-
-json_t *
-ngx_http_mcp_map_error(int vendor, const char *registry, size_t registry_len,
-    int status, json_t *body)
+const char *
+ngx_http_mcp_map_error_detail(json_t *body, size_t *len)
 {
-    json_t      *detail, *error;
-    const char  *keys[] = { "detail", "message", "error", NULL };
     size_t       i;
-
-    (void) vendor;
-
-    detail = NULL;
+    json_t      *detail;
+    const char  *keys[] = { "detail", "message", "error", NULL };
 
     for (i = 0; json_is_object(body) && keys[i]; i++) {
         detail = json_object_get(body, keys[i]);
+
         if (json_is_string(detail)) {
-            break;
+            *len = json_string_length(detail);
+            return json_string_value(detail);
         }
-
-        detail = NULL;
     }
 
-    error = json_object();
-    if (error == NULL) {
-        return NULL;
-    }
-
-    if (detail) {
-        json_object_set(error, "detail", detail);
-
-    } else {
-        json_object_set_new(error, "detail",
-                            json_string("The registry refused the request."));
-    }
-
-    json_object_set_new(error, "registry",
-                        json_stringn(registry, registry_len));
-    json_object_set_new(error, "status", json_integer(status));
-
-    return error;
+    return NULL;
 }
 
 
@@ -526,7 +466,8 @@ ngx_http_mcp_map_fail(ngx_http_mcp_map_err_t *err, const char *fmt, ...)
 
 static int
 ngx_http_mcp_map_refuse(json_t *obj, const char *prefix,
-    const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err)
+    const char *const *fields, const ngx_http_mcp_vendor_t *vendor,
+    ngx_http_mcp_map_err_t *err)
 {
     size_t  i;
 
@@ -534,8 +475,7 @@ ngx_http_mcp_map_refuse(json_t *obj, const char *prefix,
         if (json_object_get(obj, fields[i])) {
             return ngx_http_mcp_map_fail(err, "field \"%s%s\" cannot be set "
                                          "on a %s registry", prefix,
-                                         fields[i],
-                                         ngx_http_mcp_vendor_name(vendor));
+                                         fields[i], vendor->name);
         }
     }
 
@@ -547,7 +487,8 @@ ngx_http_mcp_map_refuse(json_t *obj, const char *prefix,
 
 static int
 ngx_http_mcp_map_allow(json_t *obj, const char *prefix,
-    const char *const *fields, int vendor, ngx_http_mcp_map_err_t *err)
+    const char *const *fields, const ngx_http_mcp_vendor_t *vendor,
+    ngx_http_mcp_map_err_t *err)
 {
     size_t       i;
     json_t      *v;
@@ -563,7 +504,7 @@ ngx_http_mcp_map_allow(json_t *obj, const char *prefix,
         if (fields[i] == NULL) {
             return ngx_http_mcp_map_fail(err, "field \"%s%s\" cannot be set "
                                          "on a %s registry", prefix, key,
-                                         ngx_http_mcp_vendor_name(vendor));
+                                         vendor->name);
         }
     }
 

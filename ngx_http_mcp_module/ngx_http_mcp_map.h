@@ -18,77 +18,35 @@
 #include <stddef.h>
 #include <jansson.h>
 
-#include "ngx_http_mcp_id.h"
-
-
-#define NGX_HTTP_MCP_MAP_ERR_LEN  256
-
-
-typedef struct {
-    char    text[NGX_HTTP_MCP_MAP_ERR_LEN];
-} ngx_http_mcp_map_err_t;
-
-
-typedef struct {
-    /* 0 if a 2xx answer has the vendor's shape (body is an object) */
-    int      (*check_answer)(json_t *body, ngx_http_mcp_map_err_t *err);
-
-    /* an answer of that shape (envelope included) -> canonical fields */
-    int      (*to_canonical)(json_t *body, json_t *server,
-                             ngx_http_mcp_map_err_t *err);
-
-    /* a checked canonical update -> the vendor's PUT body */
-    json_t  *(*from_canonical)(json_t *update, ngx_http_mcp_map_err_t *err);
-
-    /* the vendor's own rules for its PUT body */
-    int      (*check_native)(json_t *body, ngx_http_mcp_map_err_t *err);
-
-    /*
-     * removes, in place, the secrets of a vendor answer that the generic
-     * scrub (any key named like a secret, at any depth) does not: NULL if
-     * none
-     */
-    void     (*redact)(json_t *body);
-
-    /*
-     * what a canonical update cannot set on this vendor (fields, auth.*
-     * fields), and the extensions.<vendor>.* fields it can: checked by
-     * ngx_http_mcp_map_update() before from_canonical()
-     */
-    const char *const  *refused;
-    const char *const  *refused_auth;
-    const char *const  *extensions;
-} ngx_http_mcp_vendor_map_t;
-
-
-extern const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_kambrium;
-extern const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_barndoor;
-extern const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_gatana;
+#include "ngx_http_mcp_vendor.h"
 
 
 /* 0 if a 2xx answer has the vendor's shape, -1 with err if not */
-int ngx_http_mcp_map_check_answer(int vendor, json_t *body,
-    ngx_http_mcp_map_err_t *err);
+int ngx_http_mcp_map_check_answer(const ngx_http_mcp_vendor_t *vendor,
+    json_t *body, ngx_http_mcp_map_err_t *err);
 
 /* the canonical server object of a vendor answer; NULL: unexpected shape */
-json_t *ngx_http_mcp_map_server(int vendor, const char *registry,
-    size_t registry_len, const char *id, size_t id_len, json_t *body,
-    ngx_http_mcp_map_err_t *err);
+json_t *ngx_http_mcp_map_server(const ngx_http_mcp_vendor_t *vendor,
+    const char *registry, size_t registry_len, const char *id, size_t id_len,
+    json_t *body, ngx_http_mcp_map_err_t *err);
 
 /* a canonical update -> the vendor's PUT body; NULL: 400 with err */
-json_t *ngx_http_mcp_map_update(int vendor, json_t *update,
-    ngx_http_mcp_map_err_t *err);
+json_t *ngx_http_mcp_map_update(const ngx_http_mcp_vendor_t *vendor,
+    json_t *update, ngx_http_mcp_map_err_t *err);
 
 /* 0 if a native PUT body follows the vendor's rules, -1 with err if not */
-int ngx_http_mcp_map_check_native(int vendor, json_t *body,
-    ngx_http_mcp_map_err_t *err);
+int ngx_http_mcp_map_check_native(const ngx_http_mcp_vendor_t *vendor,
+    json_t *body, ngx_http_mcp_map_err_t *err);
 
 /* removes the secrets from a vendor answer in place */
-void ngx_http_mcp_map_redact(int vendor, json_t *body);
+void ngx_http_mcp_map_redact(const ngx_http_mcp_vendor_t *vendor,
+    json_t *body);
 
-/* the canonical error of a vendor error answer (body may be NULL) */
-json_t *ngx_http_mcp_map_error(int vendor, const char *registry,
-    size_t registry_len, int status, json_t *body);
+/*
+ * the message of a vendor's error answer ("detail", "message" or "error"),
+ * borrowed from body (which may be NULL); NULL if it has none
+ */
+const char *ngx_http_mcp_map_error_detail(json_t *body, size_t *len);
 
 
 /* helpers shared by the vendor files (ngx_http_mcp_map.c) */

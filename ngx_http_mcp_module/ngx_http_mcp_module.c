@@ -11,6 +11,7 @@
 
 
 static void *ngx_http_mcp_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_mcp_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_mcp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -85,7 +86,7 @@ static ngx_http_module_t  ngx_http_mcp_module_ctx = {
     ngx_http_mcp_postconfiguration,        /* postconfiguration */
 
     ngx_http_mcp_create_main_conf,         /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_mcp_init_main_conf,           /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -129,6 +130,24 @@ ngx_http_mcp_create_main_conf(ngx_conf_t *cf)
     }
 
     return mmcf;
+}
+
+
+static char *
+ngx_http_mcp_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_mcp_main_conf_t *mmcf = conf;
+
+    /* runtime state, each worker's own copy */
+
+    mmcf->health = ngx_pcalloc(cf->pool,
+                               (mmcf->registries.nelts + 1)
+                               * sizeof(ngx_http_mcp_registry_health_t));
+    if (mmcf->health == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -229,7 +248,7 @@ ngx_http_mcp_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    return ngx_http_mcp_upstream_init(cf);
+    return ngx_http_mcp_filter_init(cf);
 }
 
 
@@ -242,10 +261,10 @@ ngx_http_mcp_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mcp_main_conf_t *mmcf = conf;
 
-    ngx_int_t                 vendor;
-    ngx_str_t                *value, pass;
-    ngx_uint_t                i;
-    ngx_http_mcp_registry_t  *reg;
+    ngx_str_t                    *value, pass;
+    ngx_uint_t                    i;
+    ngx_http_mcp_registry_t      *reg;
+    const ngx_http_mcp_vendor_t  *vendor;
 
     value = cf->args->elts;
 
@@ -268,15 +287,15 @@ ngx_http_mcp_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    vendor = -1;
+    vendor = NULL;
     ngx_str_null(&pass);
 
     for (i = 2; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "vendor=", 7) == 0) {
-            vendor = ngx_http_mcp_vendor_by_name(value[i].data + 7,
-                                                 value[i].len - 7);
-            if (vendor == -1) {
+            vendor = ngx_http_mcp_vendor_find(value[i].data + 7,
+                                              value[i].len - 7);
+            if (vendor == NULL) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid vendor \"%V\" in mcp registry "
                                    "\"%V\": expected \"kambrium\", "
@@ -312,7 +331,7 @@ ngx_http_mcp_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (vendor == -1 || pass.len == 0) {
+    if (vendor == NULL || pass.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "mcp registry \"%V\" needs both \"vendor=\" "
                            "and \"pass=\"", &value[1]);
@@ -329,6 +348,7 @@ ngx_http_mcp_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     reg->name = value[1];
     reg->vendor = vendor;
     reg->pass = pass;
+    reg->index = mmcf->registries.nelts - 1;
 
     return NGX_CONF_OK;
 }

@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) ngx_http_mcp_module authors
+ *
+ * What the files of ngx_http_mcp_module share: the configuration, the
+ * request's context, and each file's entry points.  docs/design.md has
+ * the map of the files and the request flow.
  */
 
 
@@ -14,35 +18,45 @@
 
 #include <jansson.h>
 
-#include "ngx_http_mcp_id.h"
+#include "ngx_http_mcp_vendor.h"
 
 
 /* a registry declared with "mcp_registry" */
 
 typedef struct {
-    ngx_str_t                   name;
-    ngx_uint_t                  vendor;     /* ngx_http_mcp_vendor_e */
-    ngx_str_t                   pass;       /* internal location prefix */
-
-    /* per worker: the last answer failed, that was logged already */
-    unsigned                    failing:1;
+    ngx_str_t                       name;
+    const ngx_http_mcp_vendor_t    *vendor;
+    ngx_str_t                       pass;       /* internal location prefix */
+    ngx_uint_t                      index;      /* in the main conf's array */
 } ngx_http_mcp_registry_t;
 
 
+/* what a worker knows of a registry's health: runtime, not configuration */
+
 typedef struct {
-    ngx_array_t                 registries; /* ngx_http_mcp_registry_t */
+    unsigned                        failing:1;  /* and that was logged */
+} ngx_http_mcp_registry_health_t;
+
+
+typedef struct {
+    ngx_array_t                     registries; /* ngx_http_mcp_registry_t */
+
+    /* one per registry, this worker's own (copied at fork) */
+    ngx_http_mcp_registry_health_t *health;
+
+    ngx_flag_t                      filters;    /* registered */
 } ngx_http_mcp_main_conf_t;
 
 
 typedef struct {
-    ngx_str_t                   registry_name;
-    ngx_http_mcp_registry_t    *registry;   /* native routes of one registry */
-    ngx_flag_t                  canonical;  /* the canonical route */
+    ngx_str_t                       registry_name;
+    ngx_http_mcp_registry_t        *registry;  /* native routes of one */
+    ngx_flag_t                      canonical; /* the canonical route */
 
-    ngx_uint_t                  view;       /* default view, native routes */
+    ngx_uint_t                      view;      /* default view, native */
 
-    size_t                      max_body_size;
-    size_t                      upstream_max_body_size;
+    size_t                          max_body_size;
+    size_t                          upstream_max_body_size;
 } ngx_http_mcp_loc_conf_t;
 
 
@@ -53,85 +67,89 @@ typedef struct {
 /* what the request URI names */
 
 typedef struct {
-    ngx_http_mcp_registry_t    *registry;
-    ngx_str_t                   id;
-    unsigned                    canonical:1;
+    ngx_http_mcp_registry_t        *registry;
+    ngx_str_t                       id;         /* the vendor's spelling */
+    unsigned                        canonical:1;
 } ngx_http_mcp_route_t;
 
 
-/* what came back from the registry through the upstream subrequest */
+/* an answer: the client's, or one the cache keeps */
 
 typedef struct {
-    ngx_uint_t                  status;
-    ngx_uint_t                  from_upstream;  /* the vendor answered */
-    off_t                       content_length; /* -1 when not announced */
-    ngx_str_t                   content_type;
-    ngx_str_t                   peer;           /* the upstream server */
+    ngx_uint_t                      status;
+    ngx_chain_t                    *body;       /* JSON, or NULL */
+} ngx_http_mcp_reply_t;
 
-    ngx_chain_t                *body;
-    ngx_chain_t               **last;
-    ngx_buf_t                  *last_buf;       /* the one being filled */
-    size_t                      size;
 
-    unsigned                    header:1;       /* header filter ran */
-    unsigned                    eof:1;          /* last buffer seen */
-    unsigned                    too_large:1;
-    unsigned                    in_file:1;
-} ngx_http_mcp_response_t;
+/* the registry's answer to the subrequest, as the capture filters saw it */
+
+typedef struct {
+    ngx_uint_t                      status;
+    ngx_uint_t                      from_registry; /* it sent a status */
+    off_t                           content_length; /* -1: not announced */
+    ngx_str_t                       peer;       /* the upstream server */
+
+    ngx_chain_t                    *body;
+    ngx_chain_t                   **last;
+    ngx_buf_t                      *buf;        /* the one being filled */
+    size_t                          size;
+
+    unsigned                        header:1;   /* header filter ran */
+    unsigned                        eof:1;      /* last buffer seen */
+    unsigned                        too_large:1;
+    unsigned                        in_file:1;
+} ngx_http_mcp_capture_t;
 
 
 typedef enum {
-    NGX_HTTP_MCP_PHASE_LOOKUP = 0,
-    NGX_HTTP_MCP_PHASE_UPSTREAM,
-    NGX_HTTP_MCP_PHASE_ANSWER,
-    NGX_HTTP_MCP_PHASE_UPDATE,
+    NGX_HTTP_MCP_PHASE_BODY = 0,    /* a PUT's body is checked */
+    NGX_HTTP_MCP_PHASE_LOOKUP,      /* the cache may have the answer */
+    NGX_HTTP_MCP_PHASE_FETCH,       /* the registry's subrequest */
+    NGX_HTTP_MCP_PHASE_ANSWER,      /* its answer becomes the client's */
+    NGX_HTTP_MCP_PHASE_UPDATE,      /* the cache learns, or forgets */
     NGX_HTTP_MCP_PHASE_SEND,
     NGX_HTTP_MCP_PHASE_DONE
 } ngx_http_mcp_phase_e;
 
 
-/* per-request state */
+/*
+ * How a step that answered NGX_AGAIN reports, later, what it would have
+ * returned: NGX_OK, NGX_DECLINED or NGX_ERROR.  Only the handler moves
+ * the request on (ngx_http_mcp_handler.c).
+ */
+
+typedef void (*ngx_http_mcp_step_pt)(ngx_http_request_t *r, ngx_int_t rc);
+
+
+/* per-request state of the main request (its subrequest shares it) */
 
 typedef struct {
-    ngx_http_mcp_route_t        route;
-    ngx_uint_t                  phase;          /* ngx_http_mcp_phase_e */
+    ngx_http_mcp_route_t            route;
+    ngx_uint_t                      phase;      /* ngx_http_mcp_phase_e */
 
     /* the answer is in the canonical shape, not the vendor's */
-    unsigned                    canonical_view:1;
+    unsigned                        canonical_view:1;
 
-    unsigned                    reading_body:1;
-    unsigned                    body_too_large:1;
+    /* the client's PUT body, as read, and what the registry is sent */
+    unsigned                        reading_body:1;
+    unsigned                        body_too_large:1;
+    ngx_buf_t                      *client_body;
+    ngx_buf_t                      *forward;
 
-    ngx_buf_t                  *body;           /* the client's PUT body */
-    ngx_buf_t                  *request_body;   /* the body to forward */
-    ngx_http_request_t         *sr;
-    ngx_http_mcp_response_t     upstream;
-    ngx_uint_t                  log_level;      /* to restore, if raised */
+    ngx_http_request_t             *sr;
+    ngx_http_mcp_capture_t          capture;
+    ngx_uint_t                      log_level;  /* to restore, if raised */
 
-    /* the client's answer */
-    ngx_uint_t                  status;
-    ngx_chain_t                *out;
+    ngx_http_mcp_reply_t            reply;
+
+    /* the body of a status nginx answers itself (the access phase's) */
+    ngx_http_mcp_reply_t            refusal;
+    unsigned                        replace:1;  /* that answer is going */
 } ngx_http_mcp_ctx_t;
 
 
-/* ngx_http_mcp_handler.c */
+/* ngx_http_mcp_handler.c: the content handler and the phase machine */
 ngx_int_t ngx_http_mcp_handler(ngx_http_request_t *r);
-void ngx_http_mcp_next(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx);
-
-/*
- * ngx_http_mcp_cache.c: the phase machine's cache steps.  A step that
- * answers NGX_AGAIN calls ngx_http_mcp_next() itself when Redis replies;
- * an asynchronous hit sets ctx->status, ctx->out and
- * ctx->phase = NGX_HTTP_MCP_PHASE_SEND first.
- */
-ngx_int_t ngx_http_mcp_cache_lookup(ngx_http_request_t *r,
-    ngx_http_mcp_ctx_t *ctx);
-ngx_int_t ngx_http_mcp_cache_update(ngx_http_request_t *r,
-    ngx_http_mcp_ctx_t *ctx);
-
-/* ngx_http_mcp_body.c */
-void ngx_http_mcp_body_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_mcp_body_init(ngx_conf_t *cf);
 
 /* ngx_http_mcp_route.c */
 ngx_int_t ngx_http_mcp_route_parse(ngx_http_request_t *r,
@@ -139,29 +157,54 @@ ngx_int_t ngx_http_mcp_route_parse(ngx_http_request_t *r,
 ngx_http_mcp_registry_t *ngx_http_mcp_registry_find(
     ngx_http_mcp_main_conf_t *mmcf, ngx_str_t *name);
 
-/* ngx_http_mcp_upstream.c */
-ngx_int_t ngx_http_mcp_upstream_start(ngx_http_request_t *r,
+/*
+ * ngx_http_mcp_body.c: the PUT body, taken into memory as it is read,
+ * then checked and translated: NGX_OK, NGX_DECLINED (ctx->reply holds
+ * the client's error) or NGX_ERROR
+ */
+ngx_int_t ngx_http_mcp_body_check(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx);
-void ngx_http_mcp_upstream_finish(ngx_http_request_t *r,
-    ngx_http_mcp_ctx_t *ctx);
-ngx_int_t ngx_http_mcp_upstream_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_mcp_body_init(ngx_conf_t *cf);
 
-/* ngx_http_mcp_json.c */
+/*
+ * ngx_http_mcp_subrequest.c: the registry's subrequest; nginx wakes the
+ * parent through its write event handler when it is done
+ */
+ngx_int_t ngx_http_mcp_subrequest_start(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx);
+void ngx_http_mcp_subrequest_finish(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx);
+ngx_int_t ngx_http_mcp_capture_header(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx);
+ngx_int_t ngx_http_mcp_capture_body(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx, ngx_chain_t *in);
+
+/* ngx_http_mcp_answer.c: the registry's answer -> the client's */
+ngx_int_t ngx_http_mcp_answer(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx);
+
+/* ngx_http_mcp_reply.c: every answer the module writes */
+ngx_int_t ngx_http_mcp_reply_send(ngx_http_request_t *r,
+    ngx_http_mcp_reply_t *reply);
+ngx_int_t ngx_http_mcp_reply_detail(ngx_http_request_t *r,
+    ngx_http_mcp_reply_t *reply, ngx_uint_t status, const char *fmt, ...);
+ngx_int_t ngx_http_mcp_reply_registry_error(ngx_http_request_t *r,
+    ngx_http_mcp_reply_t *reply, ngx_uint_t status,
+    ngx_http_mcp_registry_t *reg, const char *detail, size_t len);
+ngx_int_t ngx_http_mcp_reply_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...);
+ngx_int_t ngx_http_mcp_reply_status(ngx_http_request_t *r, ngx_uint_t status,
+    const char *fmt, ...);
+ngx_table_elt_t *ngx_http_mcp_reply_header(ngx_http_request_t *r,
+    ngx_str_t *key, ngx_str_t *value);
+ngx_int_t ngx_http_mcp_filter_init(ngx_conf_t *cf);
+
+/* ngx_http_mcp_json.c: jansson on pool memory */
 json_t *ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
     ngx_str_t *error);
 ngx_int_t ngx_http_mcp_json_track(ngx_http_request_t *r, json_t *json);
 ngx_int_t ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json,
     ngx_chain_t **out);
-
-/* ngx_http_mcp_util.c */
-ngx_int_t ngx_http_mcp_send(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_chain_t *body);
-ngx_int_t ngx_http_mcp_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *fmt, ...);
-ngx_int_t ngx_http_mcp_error_body(ngx_http_request_t *r, ngx_chain_t **out,
-    const char *fmt, ...);
-ngx_table_elt_t *ngx_http_mcp_add_header(ngx_http_request_t *r,
-    ngx_str_t *key, ngx_str_t *value);
 
 /* ngx_http_mcp_var.c */
 ngx_int_t ngx_http_mcp_add_variables(ngx_conf_t *cf);

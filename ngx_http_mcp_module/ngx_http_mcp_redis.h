@@ -66,6 +66,13 @@ typedef struct {
 } ngx_http_mcp_redis_script_t;
 
 
+/*
+ * ngx_http_mcp_redis_conf.c: "mcp_cache_redis"'s arguments, value[0] the
+ * directive's name
+ */
+char *ngx_http_mcp_redis_conf_parse(ngx_conf_t *cf,
+    ngx_http_mcp_redis_conf_t *conf, ngx_str_t *value, ngx_uint_t nvalues);
+
 ngx_http_mcp_redis_t *ngx_http_mcp_redis_create(ngx_cycle_t *cycle,
     ngx_http_mcp_redis_conf_t *conf, ngx_http_mcp_redis_ready_pt ready,
     void *data);

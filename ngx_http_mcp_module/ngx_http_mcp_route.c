@@ -24,6 +24,7 @@ ngx_int_t
 ngx_http_mcp_route_parse(ngx_http_request_t *r, ngx_http_mcp_loc_conf_t *mlcf,
     ngx_http_mcp_route_t *route)
 {
+    u_char                    *id;
     ngx_str_t                  head, name, rest;
     ngx_http_mcp_main_conf_t  *mmcf;
 
@@ -35,8 +36,7 @@ ngx_http_mcp_route_parse(ngx_http_request_t *r, ngx_http_mcp_loc_conf_t *mlcf,
         route->registry = mlcf->registry;
         route->canonical = 0;
 
-        if (!ngx_http_mcp_ends_with(&head,
-                           ngx_http_mcp_vendor_path(mlcf->registry->vendor)))
+        if (!ngx_http_mcp_ends_with(&head, mlcf->registry->vendor->path))
         {
             return NGX_DECLINED;
         }
@@ -64,15 +64,23 @@ ngx_http_mcp_route_parse(ngx_http_request_t *r, ngx_http_mcp_loc_conf_t *mlcf,
         }
     }
 
-    if (!ngx_http_mcp_id_valid(route->registry->vendor, route->id.data,
-                               route->id.len))
+    /* the id's one spelling keys the cache and goes to the registry */
+
+    id = ngx_pnalloc(r->pool, ngx_max(route->id.len, 1));
+    if (id == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!ngx_http_mcp_vendor_id(route->registry->vendor, route->id.data,
+                                route->id.len, id))
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mcp: \"%V\" is not a %s server id",
-                      &r->uri,
-                      ngx_http_mcp_vendor_name(route->registry->vendor));
+                      &r->uri, route->registry->vendor->name);
         return NGX_HTTP_NOT_FOUND;
     }
+
+    route->id.data = id;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mcp route: registry \"%V\" id \"%V\" canonical:%ui",

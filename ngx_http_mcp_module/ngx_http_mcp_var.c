@@ -105,7 +105,7 @@ ngx_http_mcp_route_variable(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_MCP_VAR_VENDOR:
-        s = ngx_http_mcp_vendor_name(route->registry->vendor);
+        s = route->registry->vendor->name;
         v->len = ngx_strlen(s);
         v->data = (u_char *) s;
         break;

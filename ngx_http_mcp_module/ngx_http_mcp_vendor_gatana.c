@@ -14,6 +14,8 @@
 #include "ngx_http_mcp_map.h"
 
 
+static int ngx_http_mcp_gatana_id(const unsigned char *id, size_t len,
+    unsigned char *canonical);
 static int ngx_http_mcp_gatana_check_slug(json_t *slug,
     ngx_http_mcp_map_err_t *err);
 static int ngx_http_mcp_gatana_check_native(json_t *body,
@@ -399,15 +401,40 @@ ngx_http_mcp_gatana_check_native(json_t *body, ngx_http_mcp_map_err_t *err)
 }
 
 
-/* ^[-a-z0-9]+$, at most 20 characters */
+/* a slug: ^[-a-z0-9]+$, at most 20 characters */
+
+static int
+ngx_http_mcp_gatana_id(const unsigned char *id, size_t len,
+    unsigned char *canonical)
+{
+    size_t  i;
+
+    if (len > 20) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!(id[i] == '-'
+              || (id[i] >= 'a' && id[i] <= 'z')
+              || (id[i] >= '0' && id[i] <= '9')))
+        {
+            return 0;
+        }
+    }
+
+    memcpy(canonical, id, len);
+
+    return 1;
+}
+
 
 static int
 ngx_http_mcp_gatana_check_slug(json_t *slug, ngx_http_mcp_map_err_t *err)
 {
-    if (!ngx_http_mcp_id_valid(NGX_HTTP_MCP_GATANA,
-                               (const unsigned char *)
-                                   json_string_value(slug),
-                               json_string_length(slug)))
+    if (!ngx_http_mcp_vendor_id(&ngx_http_mcp_vendor_gatana,
+                                (const unsigned char *)
+                                    json_string_value(slug),
+                                json_string_length(slug), NULL))
     {
         return ngx_http_mcp_map_fail(err, "field \"slug\" must match "
                                      "^[-a-z0-9]+$ and have at most 20 "
@@ -439,7 +466,11 @@ static const char *const  ngx_http_mcp_gatana_refused_auth[] = {
 };
 
 
-const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_gatana = {
+const ngx_http_mcp_vendor_t  ngx_http_mcp_vendor_gatana = {
+    "gatana",
+    "/api/v1/mcp-servers/",
+    ngx_http_mcp_gatana_id,
+    "MCP server not found",
     ngx_http_mcp_gatana_check_answer,
     ngx_http_mcp_gatana_to_canonical,
     ngx_http_mcp_gatana_from_canonical,

@@ -12,6 +12,8 @@
 #include "ngx_http_mcp_map.h"
 
 
+static int ngx_http_mcp_barndoor_id(const unsigned char *id, size_t len,
+    unsigned char *canonical);
 static int ngx_http_mcp_barndoor_check_native(json_t *body,
     ngx_http_mcp_map_err_t *err);
 
@@ -25,6 +27,44 @@ static const char *const  ngx_http_mcp_barndoor_put_fields[] = {
 };
 
 static const char  ngx_http_mcp_barndoor_put_types[] = "sssso";
+
+
+/*
+ * A UUID in its 8-4-4-4-12 form.  Barndoor takes the hex digits in either
+ * case: the one spelling is lower case, so that both name one server.
+ */
+
+static int
+ngx_http_mcp_barndoor_id(const unsigned char *id, size_t len,
+    unsigned char *canonical)
+{
+    size_t         i;
+    unsigned char  c;
+
+    if (len != 36) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = id[i];
+
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') {
+                return 0;
+            }
+
+        } else if (c >= 'A' && c <= 'F') {
+            c |= 0x20;
+
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return 0;
+        }
+
+        canonical[i] = c;
+    }
+
+    return 1;
+}
 
 
 static int
@@ -161,7 +201,11 @@ static const char *const  ngx_http_mcp_barndoor_extensions[] = {
 };
 
 
-const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_barndoor = {
+const ngx_http_mcp_vendor_t  ngx_http_mcp_vendor_barndoor = {
+    "barndoor",
+    "/api/servers/",
+    ngx_http_mcp_barndoor_id,
+    "Server not found",
     ngx_http_mcp_barndoor_check_answer,
     ngx_http_mcp_barndoor_to_canonical,
     ngx_http_mcp_barndoor_from_canonical,

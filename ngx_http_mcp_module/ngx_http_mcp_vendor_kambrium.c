@@ -16,6 +16,8 @@
 #include "ngx_http_mcp_map.h"
 
 
+static int ngx_http_mcp_kambrium_id(const unsigned char *id, size_t len,
+    unsigned char *canonical);
 static int ngx_http_mcp_kambrium_data(json_t *d, json_t *server, json_t *ext);
 static int ngx_http_mcp_kambrium_connection(json_t *c, json_t *server,
     json_t *ext);
@@ -44,6 +46,45 @@ static const char *const  ngx_http_mcp_kambrium_put_fields[] = {
 };
 
 static const char  ngx_http_mcp_kambrium_put_types[] = "bsssssos";
+
+
+/* an integer ("123") or a prefixed string ("srv_123abc"), case kept */
+
+static int
+ngx_http_mcp_kambrium_id(const unsigned char *id, size_t len,
+    unsigned char *canonical)
+{
+    size_t  i;
+
+    if (len > 4 && memcmp(id, "srv_", 4) == 0) {
+        for (i = 4; i < len; i++) {
+            if (!((id[i] >= '0' && id[i] <= '9')
+                  || (id[i] >= 'a' && id[i] <= 'z')
+                  || (id[i] >= 'A' && id[i] <= 'Z')))
+            {
+                return 0;
+            }
+        }
+
+    } else {
+
+        /* a positive integer that fits in 63 bits: at most 18 digits */
+
+        if (len > 18 || id[0] == '0') {
+            return 0;
+        }
+
+        for (i = 0; i < len; i++) {
+            if (id[i] < '0' || id[i] > '9') {
+                return 0;
+            }
+        }
+    }
+
+    memcpy(canonical, id, len);
+
+    return 1;
+}
 
 
 /* one of the two envelopes of the docs: "data" or "connection" */
@@ -367,7 +408,11 @@ static const char *const  ngx_http_mcp_kambrium_extensions[] = {
 };
 
 
-const ngx_http_mcp_vendor_map_t  ngx_http_mcp_map_kambrium = {
+const ngx_http_mcp_vendor_t  ngx_http_mcp_vendor_kambrium = {
+    "kambrium",
+    "/api/v1/mcp-servers/",
+    ngx_http_mcp_kambrium_id,
+    "MCP server %V not found or not accessible",
     ngx_http_mcp_kambrium_check_answer,
     ngx_http_mcp_kambrium_to_canonical,
     ngx_http_mcp_kambrium_from_canonical,

@@ -5,24 +5,17 @@
  * Talking to a registry: a subrequest to the registry's internal location,
  * where "proxy_pass" (and with it upstream blocks, keepalive, timeouts, TLS
  * and balancing) does the HTTP.  The subrequest's header and body never
- * reach the client: the filters below capture them into the parent's
- * context, so the whole answer can be checked and transformed before the
- * parent sends its own.
+ * reach the client: the module's filters (ngx_http_mcp_filter.c) hand them
+ * to the capture below, into the parent's context, so the whole answer
+ * can be checked and transformed before the parent sends its own.
  */
 
 
 #include "ngx_http_mcp_module.h"
 
 
-static ngx_int_t ngx_http_mcp_upstream_done(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mcp_subrequest_done(ngx_http_request_t *r,
     void *data, ngx_int_t rc);
-static ngx_int_t ngx_http_mcp_header_filter(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mcp_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in);
-
-
-static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
-static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 static ngx_str_t  ngx_http_mcp_put_method = ngx_string("PUT");
@@ -33,12 +26,12 @@ static ngx_str_t  ngx_http_mcp_put_method = ngx_string("PUT");
 
 /*
  * Starts the subrequest "<pass><vendor path><id>[?args]" for the route of
- * ctx; a PUT carries ctx->request_body.  The parent is woken up through
- * its write event handler when the subrequest is done.
+ * ctx; a PUT carries ctx->forward.  The parent is woken up through its
+ * write event handler when the subrequest is done.
  */
 
 ngx_int_t
-ngx_http_mcp_upstream_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
+ngx_http_mcp_subrequest_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 {
     u_char                       *p;
     size_t                        len;
@@ -49,10 +42,11 @@ ngx_http_mcp_upstream_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
     ngx_http_request_t           *sr;
     ngx_http_mcp_registry_t      *reg;
     ngx_http_request_body_t      *rb;
+    ngx_http_mcp_main_conf_t     *mmcf;
     ngx_http_post_subrequest_t   *ps;
 
     reg = ctx->route.registry;
-    path = ngx_http_mcp_vendor_path(reg->vendor);
+    path = reg->vendor->path;
 
     len = reg->pass.len + ngx_strlen(path) + ctx->route.id.len;
 
@@ -71,7 +65,7 @@ ngx_http_mcp_upstream_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    ps->handler = ngx_http_mcp_upstream_done;
+    ps->handler = ngx_http_mcp_subrequest_done;
     ps->data = ctx;
 
     if (ngx_http_subrequest(r, &uri, ctx->route.canonical ? NULL : &r->args,
@@ -82,8 +76,8 @@ ngx_http_mcp_upstream_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
     }
 
     ctx->sr = sr;
-    ctx->upstream.content_length = -1;
-    ctx->upstream.last = &ctx->upstream.body;
+    ctx->capture.content_length = -1;
+    ctx->capture.last = &ctx->capture.body;
 
     /* the filters recognize the subrequest by the parent's context */
 
@@ -93,7 +87,7 @@ ngx_http_mcp_upstream_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 
     sr->headers_in.chunked = 0;
 
-    if (ctx->request_body == NULL) {
+    if (ctx->forward == NULL) {
         sr->method = NGX_HTTP_GET;
         sr->headers_in.content_length_n = -1;
         sr->request_body = NULL;
@@ -109,18 +103,18 @@ ngx_http_mcp_upstream_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
             return NGX_ERROR;
         }
 
-        cl->buf = ctx->request_body;
+        cl->buf = ctx->forward;
         cl->next = NULL;
         rb->bufs = cl;
 
         sr->method = NGX_HTTP_PUT;
         sr->method_name = ngx_http_mcp_put_method;
         sr->request_body = rb;
-        sr->headers_in.content_length_n = ngx_buf_size(ctx->request_body);
+        sr->headers_in.content_length_n = ngx_buf_size(ctx->forward);
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "mcp upstream subrequest \"%V\" %V",
+                   "mcp subrequest \"%V\" %V",
                    &uri, &sr->method_name);
 
     /*
@@ -132,8 +126,9 @@ ngx_http_mcp_upstream_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
      */
 
     log = r->connection->log;
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_module);
 
-    if (reg->failing && log->log_level < NGX_LOG_DEBUG
+    if (mmcf->health[reg->index].failing && log->log_level < NGX_LOG_DEBUG
         && log->log_level > NGX_LOG_CRIT)
     {
         ctx->log_level = log->log_level;
@@ -147,7 +142,7 @@ ngx_http_mcp_upstream_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 /* the subrequest is done: the connection's log level comes back */
 
 void
-ngx_http_mcp_upstream_finish(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
+ngx_http_mcp_subrequest_finish(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 {
     if (ctx->log_level) {
         r->connection->log->log_level = ctx->log_level;
@@ -157,13 +152,13 @@ ngx_http_mcp_upstream_finish(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 
 
 static ngx_int_t
-ngx_http_mcp_upstream_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
+ngx_http_mcp_subrequest_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
 {
     ngx_http_mcp_ctx_t *ctx = data;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "mcp upstream subrequest done rc:%i status:%ui",
-                   rc, ctx->upstream.status);
+                   "mcp subrequest done rc:%i status:%ui",
+                   rc, ctx->capture.status);
 
     /*
      * called again with the final rc when nginx itself answers an error
@@ -171,83 +166,73 @@ ngx_http_mcp_upstream_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
      * wrong, is kept
      */
 
-    if (ctx->upstream.status == 0 && rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        ctx->upstream.status = rc;
+    if (ctx->capture.status == 0 && rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->capture.status = rc;
     }
 
     return rc;
 }
 
 
-static ngx_int_t
-ngx_http_mcp_header_filter(ngx_http_request_t *r)
+/* the subrequest's header (ngx_http_mcp_filter.c): kept, never sent */
+
+ngx_int_t
+ngx_http_mcp_capture_header(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 {
-    ngx_http_mcp_ctx_t       *ctx;
-    ngx_http_mcp_response_t  *res;
+    ngx_http_mcp_capture_t  *cap;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
+    cap = &ctx->capture;
 
-    if (ctx == NULL || ctx->sr != r) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    res = &ctx->upstream;
-
-    if (res->header) {
+    if (cap->header) {
         return NGX_OK;
     }
 
-    res->header = 1;
-    res->status = r->headers_out.status;
-    res->content_length = r->headers_out.content_length_n;
-    res->content_type = r->headers_out.content_type;
+    cap->header = 1;
+    cap->status = r->headers_out.status;
+    cap->content_length = r->headers_out.content_length_n;
 
     /* only a status line from the registry counts as its answer */
 
-    res->from_upstream = r->upstream && r->upstream->headers_in.status_n;
+    cap->from_registry = r->upstream && r->upstream->headers_in.status_n;
 
     if (r->upstream && r->upstream->peer.name) {
-        res->peer = *r->upstream->peer.name;
+        cap->peer = *r->upstream->peer.name;
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "mcp upstream header: status:%ui length:%O vendor:%ui",
-                   res->status, res->content_length, res->from_upstream);
+                   "mcp capture header: status:%ui length:%O registry:%ui",
+                   cap->status, cap->content_length, cap->from_registry);
 
     return NGX_OK;
 }
 
 
-static ngx_int_t
-ngx_http_mcp_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+/* the subrequest's body: copied into the parent's context, never sent */
+
+ngx_int_t
+ngx_http_mcp_capture_body(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
+    ngx_chain_t *in)
 {
     size_t                    size, want;
     ngx_buf_t                *b, *nb;
     ngx_chain_t              *cl, *in_cl;
-    ngx_http_mcp_ctx_t       *ctx;
-    ngx_http_mcp_response_t  *res;
+    ngx_http_mcp_capture_t   *cap;
     ngx_http_mcp_loc_conf_t  *mlcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_module);
-
-    if (ctx == NULL || ctx->sr != r) {
-        return ngx_http_next_body_filter(r, in);
-    }
-
-    res = &ctx->upstream;
+    cap = &ctx->capture;
     mlcf = ngx_http_get_module_loc_conf(r->parent, ngx_http_mcp_module);
 
     for (in_cl = in; in_cl; in_cl = in_cl->next) {
         b = in_cl->buf;
 
         if (b->last_buf || b->last_in_chain) {
-            res->eof = 1;
+            cap->eof = 1;
         }
 
         if (!ngx_buf_in_memory(b)) {
             if (b->in_file) {
                 /* reading it here would block the worker */
-                res->in_file = 1;
+                cap->in_file = 1;
                 b->file_pos = b->file_last;
             }
 
@@ -256,13 +241,13 @@ ngx_http_mcp_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         size = b->last - b->pos;
 
-        if (size == 0 || res->too_large || res->in_file) {
+        if (size == 0 || cap->too_large || cap->in_file) {
             b->pos = b->last;
             continue;
         }
 
-        if (res->size + size > mlcf->upstream_max_body_size) {
-            res->too_large = 1;
+        if (cap->size + size > mlcf->upstream_max_body_size) {
+            cap->too_large = 1;
             b->pos = b->last;
             continue;
         }
@@ -273,17 +258,17 @@ ngx_http_mcp_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
          * announced length, or ones of at least 16k when none is.
          */
 
-        nb = res->last_buf;
+        nb = cap->buf;
 
         if (nb == NULL || (size_t) (nb->end - nb->last) < size) {
             want = ngx_max(size, NGX_HTTP_MCP_CAPTURE_MIN);
 
-            if (res->content_length > (off_t) res->size) {
+            if (cap->content_length > (off_t) cap->size) {
                 want = ngx_max(size,
-                               (size_t) (res->content_length - res->size));
+                               (size_t) (cap->content_length - cap->size));
             }
 
-            want = ngx_min(want, mlcf->upstream_max_body_size - res->size);
+            want = ngx_min(want, mlcf->upstream_max_body_size - cap->size);
 
             cl = ngx_alloc_chain_link(r->pool);
             if (cl == NULL) {
@@ -297,29 +282,16 @@ ngx_http_mcp_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
             cl->buf = nb;
             cl->next = NULL;
-            *res->last = cl;
-            res->last = &cl->next;
-            res->last_buf = nb;
+            *cap->last = cl;
+            cap->last = &cl->next;
+            cap->buf = nb;
         }
 
         nb->last = ngx_cpymem(nb->last, b->pos, size);
 
-        res->size += size;
+        cap->size += size;
         b->pos = b->last;
     }
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_mcp_upstream_init(ngx_conf_t *cf)
-{
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_mcp_header_filter;
-
-    ngx_http_next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = ngx_http_mcp_body_filter;
 
     return NGX_OK;
 }

@@ -1,0 +1,555 @@
+
+/*
+ * Copyright (C) ngx_http_mcp_module authors
+ *
+ * The lookup step.  A lookup starts with a plain HMGET of the entry: all
+ * that a hit costs Redis.  A miss (or an expired entry) goes on with the
+ * lookup script (lua/cache_lookup.lua), which reads the generation and
+ * takes the entry's lock; a request that finds the entry locked by
+ * another looks again every NGX_HTTP_MCP_CACHE_POLL ms, until the lock
+ * timeout.  Redis failing is a miss that is not stored ("ERROR").
+ */
+
+
+#include "ngx_http_mcp_cache.h"
+
+
+/* between two lookups while another request fetches the same entry */
+#define NGX_HTTP_MCP_CACHE_POLL  20
+
+
+static ngx_uint_t ngx_http_mcp_cache_no_cache(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mcp_cache_send_lookup(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx);
+static void ngx_http_mcp_cache_probe_done(void *data, redisReply *reply);
+static ngx_int_t ngx_http_mcp_cache_probed(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx, redisReply *reply);
+static ngx_int_t ngx_http_mcp_cache_send_script(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx);
+static void ngx_http_mcp_cache_lookup_done(void *data, redisReply *reply);
+static void ngx_http_mcp_cache_lookup_end(ngx_http_mcp_cache_ctx_t *cctx,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_mcp_cache_found(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx, redisReply *reply);
+static ngx_int_t ngx_http_mcp_cache_hit(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx, redisReply *status, redisReply *body);
+static void ngx_http_mcp_cache_wait_handler(ngx_event_t *ev);
+
+
+/*
+ * GET and HEAD are looked up (the registry is always asked with GET, so a
+ * HEAD miss stores the whole answer too); a request with "Cache-Control:
+ * no-cache" or "Pragma: no-cache" skips the lookup and refreshes the entry
+ * (mcp_cache_bypass_no_cache).  Redis failing is a miss that is not stored
+ * ("ERROR").
+ */
+
+ngx_int_t
+ngx_http_mcp_cache_lookup(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
+    ngx_http_mcp_reply_t *reply, ngx_http_mcp_step_pt done)
+{
+    ngx_int_t                        rc;
+    ngx_http_mcp_cache_ctx_t        *cctx;
+    ngx_http_mcp_cache_loc_conf_t   *lcf;
+    ngx_http_mcp_cache_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_cache_module);
+
+    if (mcf->redis.name.len == 0
+        || !lcf->enable
+        || !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
+    {
+        return NGX_DECLINED;
+    }
+
+    cctx = ngx_http_mcp_cache_ctx(r, route, reply, done);
+    if (cctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    cctx->wait.handler = ngx_http_mcp_cache_wait_handler;
+
+    if (ngx_http_mcp_cache_field(r, cctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (lcf->bypass && ngx_http_mcp_cache_no_cache(r)) {
+        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_BYPASS);
+
+    } else {
+        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_MISS);
+    }
+
+    if (cctx->status == NGX_HTTP_MCP_CACHE_NONE) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * this worker could not invalidate the server after a PUT: what Redis
+     * holds for it may be stale, so it is neither served nor refreshed
+     * until the invalidation went through
+     */
+
+    if (mcf->npending
+        && ngx_http_mcp_cache_pending(mcf,
+                                      &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_GEN]))
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mcp cache: invalidation pending, no lookup");
+
+        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
+        return NGX_DECLINED;
+    }
+
+    cctx->deadline = ngx_current_msec + lcf->lock_timeout;
+
+    rc = ngx_http_mcp_cache_send_lookup(r, cctx);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
+    }
+
+    return rc;
+}
+
+
+/* "Cache-Control: no-cache" or "Pragma: no-cache" */
+
+static ngx_uint_t
+ngx_http_mcp_cache_no_cache(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!((h[i].key.len == sizeof("Cache-Control") - 1
+               && ngx_strncasecmp(h[i].key.data, (u_char *) "Cache-Control",
+                                  sizeof("Cache-Control") - 1) == 0)
+              || (h[i].key.len == sizeof("Pragma") - 1
+                  && ngx_strncasecmp(h[i].key.data, (u_char *) "Pragma",
+                                     sizeof("Pragma") - 1) == 0)))
+        {
+            continue;
+        }
+
+        if (ngx_strlcasestrn(h[i].value.data, h[i].value.data + h[i].value.len,
+                             (u_char *) "no-cache", sizeof("no-cache") - 2)
+            != NULL)
+        {
+            return 1;
+        }
+    }
+}
+
+
+/*
+ * A lookup starts with a plain HMGET of the entry: all that a hit costs
+ * Redis.  A miss (or an expired entry) goes on with the lookup script,
+ * which reads the generation and takes the lock.  A bypass goes there at
+ * once, and so does every lookup until Redis has run a script on this
+ * connection (and while it refuses them: an ACL, OOM): where scripts fail,
+ * invalidations fail too, and a probe would serve what they should have
+ * removed; the script failing sends the request to the registry.
+ * NGX_AGAIN: sent; NGX_DECLINED: Redis cannot take it; NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_mcp_cache_send_lookup(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx)
+{
+    ngx_http_mcp_cache_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
+
+    if (cctx->status == NGX_HTTP_MCP_CACHE_BYPASS
+        || !ngx_http_mcp_redis_scripts_work(mcf->rds))
+    {
+        return ngx_http_mcp_cache_send_script(r, cctx);
+    }
+
+    cctx->cmd = ngx_http_mcp_redis_command(mcf->rds, 4, cctx->probe,
+                                           ngx_http_mcp_cache_probe_done,
+                                           cctx);
+    if (cctx->cmd == NULL) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_mcp_cache_probe_done(void *data, redisReply *reply)
+{
+    ngx_http_mcp_cache_ctx_t *cctx = data;
+
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    cctx->cmd = NULL;
+
+    r = cctx->request;
+
+    if (reply == NULL) {
+        rc = NGX_DECLINED;
+
+    } else {
+        rc = ngx_http_mcp_cache_probed(r, cctx, reply);
+
+        if (rc == NGX_DECLINED) {
+            /* a miss, or an entry found expired: the script decides */
+            rc = ngx_http_mcp_cache_send_script(r, cctx);
+        }
+    }
+
+    if (rc == NGX_DECLINED) {
+        /* Redis failed: to the registry */
+        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
+        cctx->have_gen = 0;
+    }
+
+    ngx_http_mcp_cache_lookup_end(cctx, rc);
+}
+
+
+/*
+ * NGX_OK: a hit; NGX_DECLINED: anything else, for the script to decide.
+ * The entry's expiry is in Redis's clock (the store script reads TIME);
+ * it is compared with this node's: nodes and Redis keep their clocks in
+ * step (NTP), and an entry lives at most the skew longer or shorter.
+ */
+
+static ngx_int_t
+ngx_http_mcp_cache_probed(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx, redisReply *reply)
+{
+    u_char       *p, *last, *sp;
+    off_t         expiry;
+    ngx_time_t   *tp;
+    redisReply  **e;
+
+    e = reply->element;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || e[0]->type != REDIS_REPLY_STRING
+        || e[1]->type != REDIS_REPLY_STRING)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = (u_char *) e[0]->str;
+    last = p + e[0]->len;
+
+    sp = ngx_strlchr(p, last, ' ');
+    if (sp == NULL) {
+        return NGX_DECLINED;
+    }
+
+    expiry = ngx_atoof(sp + 1, last - sp - 1);
+    tp = ngx_timeofday();
+
+    if (expiry == NGX_ERROR
+        || expiry <= (off_t) tp->sec * 1000 + (off_t) tp->msec)
+    {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_mcp_cache_hit(r, cctx, e[0], e[1]);
+}
+
+
+/* the lookup script: NGX_AGAIN, NGX_DECLINED or NGX_ERROR, as above */
+
+static ngx_int_t
+ngx_http_mcp_cache_send_script(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx)
+{
+    u_char                          *p;
+    ngx_str_t                       *args;
+    ngx_http_mcp_cache_loc_conf_t   *lcf;
+    ngx_http_mcp_cache_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_cache_module);
+
+    if (cctx->token.data == NULL) {
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        cctx->lock_ms.data = p;
+        cctx->lock_ms.len = ngx_sprintf(p, "%M", lcf->lock_timeout) - p;
+
+        /* unique among the requests of every worker of every node */
+
+        p = ngx_pnalloc(r->pool, 4 * NGX_INT64_LEN + 3);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        cctx->token.data = p;
+        cctx->token.len = ngx_sprintf(p, "%P.%uA.%M.%uL", ngx_pid,
+                                      r->connection->number, ngx_current_msec,
+                                      (uint64_t) ngx_random())
+                          - p;
+    }
+
+    args = cctx->args;
+
+    ngx_memcpy(args, cctx->keys, sizeof(cctx->keys));
+
+    args[NGX_HTTP_MCP_LOOKUP_FIELD] = cctx->field;
+    args[NGX_HTTP_MCP_LOOKUP_LOCK_MS] = cctx->lock_ms;
+    args[NGX_HTTP_MCP_LOOKUP_TOKEN] = cctx->token;
+
+    if (cctx->status == NGX_HTTP_MCP_CACHE_BYPASS) {
+        ngx_str_set(&args[NGX_HTTP_MCP_LOOKUP_MODE], "b");
+
+    } else if (lcf->lock && ngx_current_msec < cctx->deadline) {
+        ngx_str_set(&args[NGX_HTTP_MCP_LOOKUP_MODE], "l");
+
+    } else {
+        ngx_str_set(&args[NGX_HTTP_MCP_LOOKUP_MODE], "n");
+    }
+
+    cctx->cmd = ngx_http_mcp_redis_eval(mcf->rds,
+                                    &mcf->scripts[NGX_HTTP_MCP_CACHE_LOOKUP],
+                                    NGX_HTTP_MCP_CACHE_NKEYS,
+                                    NGX_HTTP_MCP_LOOKUP_NARGS, args,
+                                    ngx_http_mcp_cache_lookup_done, cctx);
+    if (cctx->cmd == NULL) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_mcp_cache_lookup_done(void *data, redisReply *reply)
+{
+    ngx_http_mcp_cache_ctx_t *cctx = data;
+
+    ngx_int_t  rc;
+
+    cctx->cmd = NULL;
+
+    rc = ngx_http_mcp_cache_found(cctx->request, cctx, reply);
+
+    ngx_http_mcp_cache_lookup_end(cctx, rc);
+}
+
+
+/*
+ * Where a lookup goes on: NGX_AGAIN, a command or the wait timer is under
+ * way; else the step is done, and the handler hears how.
+ */
+
+static void
+ngx_http_mcp_cache_lookup_end(ngx_http_mcp_cache_ctx_t *cctx, ngx_int_t rc)
+{
+    if (rc != NGX_AGAIN) {
+        cctx->done(cctx->request, rc);
+    }
+}
+
+
+/*
+ * NGX_OK: a hit, in cctx->reply; NGX_DECLINED: a miss;
+ * NGX_AGAIN: another request holds the lock, the wait timer is set.
+ */
+
+static ngx_int_t
+ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
+    redisReply *reply)
+{
+    ngx_int_t     rc;
+    ngx_msec_t    delay;
+    redisReply  **e;
+
+    if (reply == NULL) {
+        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
+        cctx->have_gen = 0;
+        return NGX_DECLINED;
+    }
+
+    e = reply->element;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2
+        || e[0]->type != REDIS_REPLY_STRING || e[0]->len == 0
+        || e[1]->type != REDIS_REPLY_STRING || e[1]->len != 1)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "mcp cache: unexpected lookup reply from redis");
+        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
+        cctx->have_gen = 0;
+        return NGX_DECLINED;
+    }
+
+    /*
+     * the generation of the latest lookup: a request that waited for
+     * another one fetches after what that lookup saw
+     */
+
+    if (!cctx->have_gen
+        || cctx->gen.len != e[0]->len
+        || ngx_strncmp(cctx->gen.data, e[0]->str, e[0]->len) != 0)
+    {
+        cctx->gen.data = ngx_pnalloc(r->pool, e[0]->len);
+        if (cctx->gen.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        cctx->gen.len = e[0]->len;
+        ngx_memcpy(cctx->gen.data, e[0]->str, e[0]->len);
+    }
+
+    cctx->have_gen = 1;
+
+    switch (e[1]->str[0]) {
+
+    case 'H':
+        if (reply->elements != 4) {
+            break;
+        }
+
+        rc = ngx_http_mcp_cache_hit(r, cctx, e[2], e[3]);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        break;
+
+    case 'L':
+        cctx->locked = 1;
+        return NGX_DECLINED;
+
+    case 'M':
+        return NGX_DECLINED;
+
+    case 'W':
+        if (ngx_current_msec >= cctx->deadline) {
+            /* mcp_cache_lock_timeout: fetch it too */
+            return NGX_DECLINED;
+        }
+
+        delay = ngx_min(NGX_HTTP_MCP_CACHE_POLL,
+                        cctx->deadline - ngx_current_msec);
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mcp cache: entry locked, looking again in %M ms",
+                       delay);
+
+        ngx_add_timer(&cctx->wait, delay);
+
+        return NGX_AGAIN;
+
+    default:
+        break;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "mcp cache: unexpected lookup reply from redis");
+
+    ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
+    cctx->have_gen = 0;
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * A cached answer: "status" begins with the status code, "body" is the
+ * client's body.  NGX_OK, NGX_DECLINED (not an answer) or NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_mcp_cache_hit(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
+    redisReply *status, redisReply *body)
+{
+    ngx_buf_t    *b;
+    ngx_int_t     code;
+    ngx_chain_t  *cl;
+
+    if (status->type != REDIS_REPLY_STRING || status->len < 3
+        || body->type != REDIS_REPLY_STRING)
+    {
+        return NGX_DECLINED;
+    }
+
+    code = ngx_atoi((u_char *) status->str, 3);
+    if (code < 100 || code > 599
+        || (status->len > 3 && status->str[3] != ' '))
+    {
+        return NGX_DECLINED;
+    }
+
+    cl = NULL;
+
+    if (body->len) {
+        b = ngx_create_temp_buf(r->pool, body->len);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->last = ngx_cpymem(b->pos, body->str, body->len);
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = b;
+        cl->next = NULL;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mcp cache hit: status:%i size:%uz", code, body->len);
+
+    cctx->reply->status = code;
+    cctx->reply->body = cl;
+
+    ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_HIT);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_mcp_cache_wait_handler(ngx_event_t *ev)
+{
+    ngx_http_mcp_cache_ctx_t *cctx = ev->data;
+
+    ngx_int_t  rc;
+
+    rc = ngx_http_mcp_cache_send_lookup(cctx->request, cctx);
+
+    if (rc == NGX_DECLINED) {
+        /* Redis went away meanwhile */
+        ngx_http_mcp_cache_set_status(cctx->request, cctx,
+                                      NGX_HTTP_MCP_CACHE_ERROR);
+        cctx->have_gen = 0;
+    }
+
+    ngx_http_mcp_cache_lookup_end(cctx, rc);
+}
+
+
