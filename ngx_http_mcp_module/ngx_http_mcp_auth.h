@@ -3,7 +3,15 @@
  * Copyright (C) ngx_http_mcp_module authors
  *
  * ngx_http_mcp_auth_module: JWT bearer authentication and the mgmt.read /
- * mgmt.write scopes, in the access phase.  What its files share.
+ * mgmt.write scopes, in the access phase.  What its files share:
+ *
+ *   ngx_http_mcp_auth_module.c   directives, configuration, key files
+ *   ngx_http_mcp_auth_handler.c  the access handler: token, verification,
+ *                                scope, refusals
+ *   ngx_http_mcp_auth_var.c      $mcp_jwt_*, $mcp_auth_status
+ *   ngx_http_mcp_jwt.c           verification (pure C)
+ *   ngx_http_mcp_jwk.c           JWK Sets, PEM and HMAC key files
+ *   ngx_http_mcp_jwt_cache.c     the worker's verified tokens
  */
 
 
@@ -21,6 +29,91 @@
 #define NGX_HTTP_MCP_JWT_DIGEST_LEN  32             /* SHA-256 */
 
 
+typedef struct ngx_http_mcp_jwt_cache_s  ngx_http_mcp_jwt_cache_t;
+
+
+#define NGX_HTTP_MCP_AUTH_NONE       0
+#define NGX_HTTP_MCP_AUTH_READ       1
+#define NGX_HTTP_MCP_AUTH_WRITE      2
+
+
+/* $mcp_auth_status */
+
+typedef enum {
+    NGX_HTTP_MCP_AUTH_OFF = 0,
+    NGX_HTTP_MCP_AUTH_OK,
+    NGX_HTTP_MCP_AUTH_MISSING,
+    NGX_HTTP_MCP_AUTH_INVALID,
+    NGX_HTTP_MCP_AUTH_EXPIRED,
+    NGX_HTTP_MCP_AUTH_INSUFFICIENT_SCOPE
+} ngx_http_mcp_auth_status_e;
+
+
+/* $mcp_jwt_cache */
+
+typedef enum {
+    NGX_HTTP_MCP_AUTH_CACHE_NONE = 0,
+    NGX_HTTP_MCP_AUTH_CACHE_OFF,
+    NGX_HTTP_MCP_AUTH_CACHE_MISS,
+    NGX_HTTP_MCP_AUTH_CACHE_HIT
+} ngx_http_mcp_auth_cache_e;
+
+
+/* a key file, read once per configuration whatever uses it */
+
+typedef struct {
+    ngx_str_t                     name;
+    ngx_uint_t                    type;     /* ngx_http_mcp_jwk_type_e */
+    ngx_array_t                  *keys;     /* ngx_http_mcp_jwt_key_t * */
+} ngx_http_mcp_auth_file_t;
+
+
+typedef struct {
+    ngx_array_t                   files;    /* ngx_http_mcp_auth_file_t */
+    ngx_flag_t                    enabled;  /* on in some location */
+
+    ngx_uint_t                    cache_size;
+    time_t                        cache_ttl;
+
+    /* the worker's own, made in init_process */
+    ngx_http_mcp_jwt_cache_t     *cache;
+} ngx_http_mcp_auth_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                    enabled;
+    ngx_str_t                     realm;
+    ngx_http_complex_value_t     *token;
+
+    ngx_array_t                  *keys;         /* ngx_http_mcp_jwt_key_t * */
+    ngx_uint_t                    algorithms;   /* bit set, 0: the keys' */
+    ngx_array_t                  *issuers;      /* ngx_str_t */
+    ngx_array_t                  *audiences;    /* ngx_str_t */
+    ngx_array_t                  *require;      /* ngx_str_t */
+    ngx_array_t                  *scope_claims; /* ngx_str_t */
+    time_t                        leeway;
+    size_t                        max_size;
+
+    ngx_str_t                     read_scope;
+    ngx_str_t                     write_scope;
+    ngx_flag_t                    write_grants_read;
+    ngx_uint_t                    options;
+
+    /* made from the above when merged */
+    ngx_http_mcp_jwt_policy_t     policy;
+    const char * const           *scope_names;
+    size_t                        nscope_names;
+} ngx_http_mcp_auth_loc_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                    status;   /* ngx_http_mcp_auth_status_e */
+    ngx_uint_t                    cache;    /* ngx_http_mcp_auth_cache_e */
+    json_t                       *claims;   /* of an accepted token */
+    ngx_http_mcp_auth_loc_conf_t *alcf;
+} ngx_http_mcp_auth_ctx_t;
+
+
 typedef enum {
     NGX_HTTP_MCP_JWK_JWKS = 0,
     NGX_HTTP_MCP_JWK_PEM,
@@ -28,8 +121,13 @@ typedef enum {
 } ngx_http_mcp_jwk_type_e;
 
 
-typedef struct ngx_http_mcp_jwt_cache_s  ngx_http_mcp_jwt_cache_t;
 
+
+/* ngx_http_mcp_auth_handler.c */
+ngx_int_t ngx_http_mcp_auth_handler(ngx_http_request_t *r);
+
+/* ngx_http_mcp_auth_var.c */
+ngx_int_t ngx_http_mcp_auth_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_mcp_jwk.c: a key file into "keys" (ngx_http_mcp_jwt_key_t *) */
 ngx_int_t ngx_http_mcp_jwk_load(ngx_conf_t *cf, ngx_str_t *file,

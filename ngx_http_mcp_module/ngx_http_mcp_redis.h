@@ -111,4 +111,88 @@ ngx_http_mcp_redis_cmd_t *ngx_http_mcp_redis_command(
 void ngx_http_mcp_redis_cancel(ngx_http_mcp_redis_cmd_t *cmd);
 
 
+/* what the adapter's files share */
+
+#define NGX_HTTP_MCP_REDIS_BACKOFF_MIN  100
+#define NGX_HTTP_MCP_REDIS_BACKOFF_MAX  5000
+#define NGX_HTTP_MCP_REDIS_ERROR_MAX    160
+
+/* the kinds of commands Redis may refuse (an ACL, OOM) */
+#define NGX_HTTP_MCP_REDIS_SCRIPTS      0x01
+#define NGX_HTTP_MCP_REDIS_COMMANDS     0x02
+
+
+typedef enum {
+    NGX_HTTP_MCP_REDIS_IDLE = 0,       /* not connected */
+    NGX_HTTP_MCP_REDIS_CONNECTING,
+    NGX_HTTP_MCP_REDIS_HANDSHAKE,      /* AUTH, SELECT, PING sent */
+    NGX_HTTP_MCP_REDIS_READY,
+    NGX_HTTP_MCP_REDIS_BROKEN,         /* failed, closed by a posted event */
+    NGX_HTTP_MCP_REDIS_EXITING
+} ngx_http_mcp_redis_state_e;
+
+
+struct ngx_http_mcp_redis_s {
+    ngx_http_mcp_redis_conf_t      *conf;
+    ngx_log_t                      *log;
+
+    redisAsyncContext              *ac;
+    ngx_connection_t               *conn;
+    ngx_uint_t                      state;  /* ngx_http_mcp_redis_state_e */
+
+    /* bumped whenever a context is freed */
+    ngx_uint_t                      generation;
+
+    ngx_msec_t                      backoff;
+    ngx_msec_t                      ready_since;
+
+    ngx_event_t                     connect_timer;
+    ngx_event_t                     reconnect;
+    ngx_event_t                     close;
+
+    ngx_queue_t                     pending;    /* commands sent */
+    ngx_queue_t                     waiting;    /* for the handshake */
+
+    ngx_http_mcp_redis_ready_pt     ready;
+    void                           *ready_data;
+
+    unsigned                        failing:1;  /* outage logged */
+    unsigned                        refused:2;  /* kinds refused */
+    unsigned                        scripts:1;  /* one ran on this conn */
+    unsigned                        lost:1;     /* a command got no reply */
+    unsigned                        writing:1;  /* in redisAsyncHandleWrite */
+    unsigned                        clear:1;    /* edge-triggered events */
+};
+
+
+struct ngx_http_mcp_redis_cmd_s {
+    ngx_queue_t                     queue;
+    ngx_http_mcp_redis_t           *rds;
+
+    ngx_http_mcp_redis_handler_pt   handler;
+    void                           *data;
+
+    ngx_http_mcp_redis_script_t    *script;
+    ngx_uint_t                      nkeys;
+    ngx_uint_t                      nargs;
+    ngx_str_t                      *args;
+
+    ngx_event_t                     timer;
+
+    unsigned                        eval:1;     /* sent with the script */
+    unsigned                        sent:1;     /* else in "waiting" */
+};
+
+
+/* ngx_http_mcp_redis.c */
+void ngx_http_mcp_redis_fail(ngx_http_mcp_redis_t *rds, const char *reason,
+    size_t len);
+void ngx_http_mcp_redis_unavailable(ngx_http_mcp_redis_t *rds,
+    const char *reason, size_t len);
+
+/* ngx_http_mcp_redis_command.c */
+void ngx_http_mcp_redis_flush_waiting(ngx_http_mcp_redis_t *rds,
+    ngx_uint_t send);
+
+
 #endif /* _NGX_HTTP_MCP_REDIS_H_INCLUDED_ */
