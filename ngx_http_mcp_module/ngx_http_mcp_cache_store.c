@@ -31,6 +31,8 @@ typedef struct {
 static ngx_int_t ngx_http_mcp_cache_store(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx);
 static void ngx_http_mcp_cache_store_done(void *data, redisReply *reply);
+static ngx_str_t *ngx_http_mcp_cache_unlock_args(
+    ngx_http_mcp_cache_ctx_t *cctx);
 static ngx_int_t ngx_http_mcp_cache_invalidate(ngx_http_request_t *r,
     ngx_http_mcp_route_t *route, ngx_http_mcp_reply_t *reply,
     ngx_http_mcp_step_pt done);
@@ -132,22 +134,7 @@ ngx_http_mcp_cache_store(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
         return NGX_OK;
     }
 
-    args = cctx->args;
-
-    ngx_memcpy(args, cctx->keys, sizeof(cctx->keys));
-
-    args[NGX_HTTP_MCP_STORE_FIELD] = cctx->field;
-    args[NGX_HTTP_MCP_STORE_GEN] = cctx->gen;
-    ngx_str_set(&args[NGX_HTTP_MCP_STORE_TTL_MS], "0");
-    ngx_str_set(&args[NGX_HTTP_MCP_STORE_STATUS], "");
-    ngx_str_set(&args[NGX_HTTP_MCP_STORE_BODY], "");
-
-    if (cctx->locked) {
-        args[NGX_HTTP_MCP_STORE_TOKEN] = cctx->token;
-
-    } else {
-        ngx_str_set(&args[NGX_HTTP_MCP_STORE_TOKEN], "");
-    }
+    args = ngx_http_mcp_cache_unlock_args(cctx);
 
     if (cctx->store) {
         p = ngx_pnalloc(r->pool, 2 * NGX_INT_T_LEN);
@@ -234,18 +221,15 @@ ngx_http_mcp_cache_store_done(void *data, redisReply *reply)
 }
 
 
-/* a request that goes away releases its lock: nobody waits for a reply */
+/*
+ * The store script's arguments that store nothing: they release the
+ * entry's lock if this request holds it
+ */
 
-void
-ngx_http_mcp_cache_unlock(ngx_http_mcp_cache_ctx_t *cctx)
+static ngx_str_t *
+ngx_http_mcp_cache_unlock_args(ngx_http_mcp_cache_ctx_t *cctx)
 {
-    ngx_str_t                       *args;
-    ngx_http_mcp_cache_main_conf_t  *mcf;
-
-    cctx->locked = 0;
-
-    mcf = ngx_http_get_module_main_conf(cctx->request,
-                                        ngx_http_mcp_cache_module);
+    ngx_str_t  *args;
 
     args = cctx->args;
 
@@ -256,7 +240,32 @@ ngx_http_mcp_cache_unlock(ngx_http_mcp_cache_ctx_t *cctx)
     ngx_str_set(&args[NGX_HTTP_MCP_STORE_TTL_MS], "0");
     ngx_str_set(&args[NGX_HTTP_MCP_STORE_STATUS], "");
     ngx_str_set(&args[NGX_HTTP_MCP_STORE_BODY], "");
-    args[NGX_HTTP_MCP_STORE_TOKEN] = cctx->token;
+
+    if (cctx->locked) {
+        args[NGX_HTTP_MCP_STORE_TOKEN] = cctx->token;
+
+    } else {
+        ngx_str_set(&args[NGX_HTTP_MCP_STORE_TOKEN], "");
+    }
+
+    return args;
+}
+
+
+/* a request that goes away releases its lock: nobody waits for a reply */
+
+void
+ngx_http_mcp_cache_unlock(ngx_http_mcp_cache_ctx_t *cctx)
+{
+    ngx_str_t                       *args;
+    ngx_http_mcp_cache_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(cctx->request,
+                                        ngx_http_mcp_cache_module);
+
+    args = ngx_http_mcp_cache_unlock_args(cctx);
+
+    cctx->locked = 0;
 
     /* no handler: the arguments need not outlive the request */
 

@@ -25,9 +25,6 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
-static ngx_str_t  ngx_http_mcp_json_type = ngx_string("application/json");
-
-
 static ngx_int_t
 ngx_http_mcp_header_filter(ngx_http_request_t *r)
 {
@@ -63,15 +60,7 @@ ngx_http_mcp_header_filter(ngx_http_request_t *r)
         len += ngx_buf_size(cl->buf);
     }
 
-    r->headers_out.content_type = ngx_http_mcp_json_type;
-    r->headers_out.content_type_len = ngx_http_mcp_json_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = len;
-
-    if (r->headers_out.content_length) {
-        r->headers_out.content_length->hash = 0;
-        r->headers_out.content_length = NULL;
-    }
+    ngx_http_mcp_reply_json_headers(r, len);
 
     ctx->replace = 1;
 

@@ -197,6 +197,7 @@ ngx_int_t ngx_http_mcp_reply_status(ngx_http_request_t *r, ngx_uint_t status,
     const char *fmt, ...);
 ngx_table_elt_t *ngx_http_mcp_reply_header(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *value);
+void ngx_http_mcp_reply_json_headers(ngx_http_request_t *r, off_t len);
 ngx_int_t ngx_http_mcp_filter_init(ngx_conf_t *cf);
 
 /* ngx_http_mcp_json.c: jansson on pool memory */

@@ -53,15 +53,8 @@ ngx_http_mcp_reply_send(ngx_http_request_t *r, ngx_http_mcp_reply_t *reply)
     }
 
     r->headers_out.status = reply->status;
-    r->headers_out.content_type = ngx_http_mcp_json_type;
-    r->headers_out.content_type_len = ngx_http_mcp_json_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = len;
 
-    if (r->headers_out.content_length) {
-        r->headers_out.content_length->hash = 0;
-        r->headers_out.content_length = NULL;
-    }
+    ngx_http_mcp_reply_json_headers(r, len);
 
     ngx_http_clear_accept_ranges(r);
     ngx_http_clear_last_modified(r);
@@ -83,6 +76,23 @@ ngx_http_mcp_reply_send(ngx_http_request_t *r, ngx_http_mcp_reply_t *reply)
     cl->buf->last_in_chain = 1;
 
     return ngx_http_output_filter(r, reply->body);
+}
+
+
+/* Content-Type and Content-Length of a JSON body of "len" bytes */
+
+void
+ngx_http_mcp_reply_json_headers(ngx_http_request_t *r, off_t len)
+{
+    r->headers_out.content_type = ngx_http_mcp_json_type;
+    r->headers_out.content_type_len = ngx_http_mcp_json_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = len;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
 }
 
 
