@@ -79,5 +79,13 @@ uninstall:
 		$(DESTDIR)/usr/share/nginx/modules-available/mod-http-mcp.conf \
 		$(DESTDIR)/etc/nginx/modules-enabled/50-mod-http-mcp.conf
 
+.PHONY: deb
+
+# the Debian package, built with dpkg-buildpackage and dh_nginx from a clean
+# copy of the source and checked by lintian (scripts/package):
+# build/deb/libnginx-mod-http-mcp_<version>_<arch>.deb
+deb:
+	@scripts/package
+
 clean:
 	rm -rf $(BUILD)
