@@ -79,13 +79,18 @@ uninstall:
 		$(DESTDIR)/usr/share/nginx/modules-available/mod-http-mcp.conf \
 		$(DESTDIR)/etc/nginx/modules-enabled/50-mod-http-mcp.conf
 
-.PHONY: deb
+.PHONY: deb test-deb
 
 # the Debian package, built with dpkg-buildpackage and dh_nginx from a clean
 # copy of the source and checked by lintian (scripts/package):
 # build/deb/libnginx-mod-http-mcp_<version>_<arch>.deb
 deb:
 	@scripts/package
+
+# the package end to end on this machine's nginx (root: apt-get): install,
+# nginx -t, GETs through a mock registry, remove, purge, nothing left
+test-deb: deb
+	$(PYTHON) t/deb_check.py $(BUILD)/deb/libnginx-mod-http-mcp_*.deb
 
 clean:
 	rm -rf $(BUILD)
