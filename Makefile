@@ -79,7 +79,7 @@ uninstall:
 		$(DESTDIR)/usr/share/nginx/modules-available/mod-http-mcp.conf \
 		$(DESTDIR)/etc/nginx/modules-enabled/50-mod-http-mcp.conf
 
-.PHONY: deb test-deb
+.PHONY: deb test-deb test-nginx-1.26
 
 # the Debian package, built with dpkg-buildpackage and dh_nginx from a clean
 # copy of the source and checked by lintian (scripts/package):
@@ -91,6 +91,11 @@ deb:
 # nginx -t, GETs through a mock registry, remove, purge, nothing left
 test-deb: deb
 	$(PYTHON) t/deb_check.py $(BUILD)/deb/libnginx-mod-http-mcp_*.deb
+
+# the integration suite against nginx 1.26.3 built from source --with-compat,
+# the module dynamic: drift of nginx's API shows here (scripts/test-nginx)
+test-nginx-1.26: setup
+	@scripts/test-nginx 1.26.3
 
 clean:
 	rm -rf $(BUILD)
