@@ -64,11 +64,14 @@ demo: setup module
 bench: setup module
 	@scripts/bench
 
-install: module
+# setup first: it installs the runtime libraries too (libjansson4, libjwt0,
+# libhiredis0.14, libssl3, with their -dev packages); the snippet names the
+# module by its absolute path, right whatever nginx's prefix (-p)
+install: setup module
 	install -D -m 0644 $(BUILD)/ngx_http_mcp_module.so \
 		$(DESTDIR)$(MODULES_DIR)/ngx_http_mcp_module.so
 	install -d $(DESTDIR)/usr/share/nginx/modules-available
-	echo "load_module modules/ngx_http_mcp_module.so;" \
+	echo "load_module $(MODULES_DIR)/ngx_http_mcp_module.so;" \
 		> $(DESTDIR)/usr/share/nginx/modules-available/mod-http-mcp.conf
 	install -d $(DESTDIR)/etc/nginx/modules-enabled
 	ln -sf /usr/share/nginx/modules-available/mod-http-mcp.conf \
