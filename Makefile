@@ -66,12 +66,16 @@ demo: setup module
 bench: setup module
 	@scripts/bench
 
+# setup first: it installs the runtime libraries too (libjansson4, libjwt0,
+# libhiredis0.14, libssl3, with their -dev packages); the snippet names the
+# module by its absolute path, right whatever nginx's prefix (-p).  A
+# user's build: warnings are not errors.
 install: setup
 	@WERROR=0 scripts/build
 	install -D -m 0644 $(BUILD)/ngx_http_mcp_module.so \
 		$(DESTDIR)$(MODULES_DIR)/ngx_http_mcp_module.so
 	install -d $(DESTDIR)/usr/share/nginx/modules-available
-	echo "load_module modules/ngx_http_mcp_module.so;" \
+	echo "load_module $(MODULES_DIR)/ngx_http_mcp_module.so;" \
 		> $(DESTDIR)/usr/share/nginx/modules-available/mod-http-mcp.conf
 	install -d $(DESTDIR)/etc/nginx/modules-enabled
 	ln -sf /usr/share/nginx/modules-available/mod-http-mcp.conf \
@@ -81,6 +85,24 @@ uninstall:
 	rm -f $(DESTDIR)$(MODULES_DIR)/ngx_http_mcp_module.so \
 		$(DESTDIR)/usr/share/nginx/modules-available/mod-http-mcp.conf \
 		$(DESTDIR)/etc/nginx/modules-enabled/50-mod-http-mcp.conf
+
+.PHONY: deb test-deb test-nginx-1.26
+
+# the Debian package, built with dpkg-buildpackage and dh_nginx from a clean
+# copy of the source and checked by lintian (scripts/package):
+# build/deb/libnginx-mod-http-mcp_<version>_<arch>.deb
+deb:
+	@scripts/package
+
+# the package end to end on this machine's nginx (root: apt-get): install,
+# nginx -t, GETs through a mock registry, remove, purge, nothing left
+test-deb: deb
+	$(PYTHON) t/deb_check.py $(BUILD)/deb/libnginx-mod-http-mcp_*.deb
+
+# the integration suite against nginx 1.26.3 built from source --with-compat,
+# the module dynamic: drift of nginx's API shows here (scripts/test-nginx)
+test-nginx-1.26: setup
+	@scripts/test-nginx 1.26.3
 
 clean:
 	rm -rf $(BUILD)

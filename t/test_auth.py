@@ -1400,7 +1400,8 @@ def test_the_keycloak_example_of_docs_auth_md_passes_nginx_t(nginx,
         conf = re.search(r"```nginx\n(.*?)```", f.read(), re.S).group(1)
 
     # what differs on this machine: paths, the listener, no DNS
-    conf = conf.replace("load_module modules/ngx_http_mcp_module.so;",
+    conf = conf.replace("load_module /usr/lib/nginx/modules/"
+                        "ngx_http_mcp_module.so;",
                         "load_module ${MCP_MODULE};\n"
                         "error_log ${MCP_PREFIX}/logs/error.log info;\n"
                         "pid ${MCP_PREFIX}/nginx.pid;\n"
