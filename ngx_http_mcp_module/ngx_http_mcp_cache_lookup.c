@@ -183,9 +183,10 @@ ngx_http_mcp_cache_send_lookup(ngx_http_request_t *r,
         return ngx_http_mcp_cache_send_script(r, cctx);
     }
 
-    cctx->cmd = ngx_http_mcp_redis_command(mcf->rds, 4, cctx->probe,
-                                           ngx_http_mcp_cache_probe_done,
-                                           cctx);
+    cctx->cmd = ngx_http_mcp_redis_command(mcf->rds,
+                                       &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_GEN],
+                                       4, cctx->probe,
+                                       ngx_http_mcp_cache_probe_done, cctx);
     if (cctx->cmd == NULL) {
         return NGX_DECLINED;
     }

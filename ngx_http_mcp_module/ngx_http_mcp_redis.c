@@ -15,10 +15,12 @@
  *   timers    connect (until the handshake is answered) and one per
  *             command; a timeout fails every pending command and drops
  *             the connection;
- *   handshake AUTH [user] password, SELECT db, PING, pipelined right after
- *             connect; commands are sent only once PING is answered, and
- *             wait for that (within their timeout) unless Redis is known
- *             to be failing, when they fail at once;
+ *   handshake AUTH [user] password, SELECT db, ROLE, INFO server,
+ *             pipelined right after connect: only a primary is used, and
+ *             its run id, which a restart or a failover changes, says
+ *             which server answers; commands are sent only once INFO is
+ *             answered, and wait for that (within their timeout) unless
+ *             Redis is known to be failing, when they fail at once;
  *   failures  every pending command gets a NULL reply (its caller goes on
  *             without the cache), one warning per outage, a notice when
  *             Redis answers again, reconnection with exponential backoff
@@ -159,6 +161,15 @@ ngx_uint_t
 ngx_http_mcp_redis_ready(ngx_http_mcp_redis_t *rds)
 {
     return rds != NULL && rds->state == NGX_HTTP_MCP_REDIS_READY;
+}
+
+
+u_char *
+ngx_http_mcp_redis_run_id(ngx_http_mcp_redis_t *rds, ngx_str_t *key)
+{
+    /* one primary for every key */
+
+    return ngx_http_mcp_redis_ready(rds) ? rds->run_id : NULL;
 }
 
 
@@ -388,11 +399,25 @@ ngx_http_mcp_redis_connected(const redisAsyncContext *cac, int status)
         }
     }
 
-    argv[0] = "PING";
-    argvlen[0] = sizeof("PING") - 1;
+    /* only a primary is trusted: its role, then who it is */
+
+    argv[0] = "ROLE";
+    argvlen[0] = sizeof("ROLE") - 1;
+
+    if (redisAsyncCommandArgv(ac, ngx_http_mcp_redis_handshake, "ROLE",
+                              1, argv, argvlen)
+        != REDIS_OK)
+    {
+        goto failed;
+    }
+
+    argv[0] = "INFO";
+    argvlen[0] = sizeof("INFO") - 1;
+    argv[1] = "server";
+    argvlen[1] = sizeof("server") - 1;
 
     if (redisAsyncCommandArgv(ac, ngx_http_mcp_redis_handshake, NULL,
-                              1, argv, argvlen)
+                              2, argv, argvlen)
         == REDIS_OK)
     {
         return;
@@ -413,7 +438,10 @@ ngx_http_mcp_redis_disconnected(const redisAsyncContext *ac, int status)
 }
 
 
-/* privdata: the name of the step, NULL for the last one (PING) */
+/*
+ * privdata: the name of the step, NULL for the last one (INFO server,
+ * which says the server's run id)
+ */
 
 static void
 ngx_http_mcp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
@@ -421,7 +449,7 @@ ngx_http_mcp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
     ngx_http_mcp_redis_t *rds = ac->data;
 
     size_t       len;
-    u_char      *p;
+    u_char      *p, *last, *id;
     redisReply  *reply;
     u_char       reason[NGX_HTTP_MCP_REDIS_ERROR_MAX];
 
@@ -435,7 +463,7 @@ ngx_http_mcp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
     if (reply->type == REDIS_REPLY_ERROR) {
         len = ngx_min(reply->len, sizeof(reason) - 16);
         p = ngx_snprintf(reason, sizeof(reason), "%s: %*s",
-                         privdata ? (char *) privdata : "PING",
+                         privdata ? (char *) privdata : "INFO",
                          len, reply->str);
 
         ngx_http_mcp_redis_fail(rds, (char *) reason, p - reason);
@@ -443,11 +471,57 @@ ngx_http_mcp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     if (privdata != NULL) {
+
+        if (ngx_strcmp(privdata, "ROLE") == 0
+            && (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
+                || reply->element[0]->type != REDIS_REPLY_STRING
+                || reply->element[0]->len != sizeof("master") - 1
+                || ngx_strncmp(reply->element[0]->str, "master",
+                               sizeof("master") - 1)
+                   != 0))
+        {
+            ngx_http_mcp_redis_fail(rds, "not a primary",
+                                    sizeof("not a primary") - 1);
+        }
+
         return;
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rds->log, 0,
-                   "mcp redis %V ready", &rds->conf->name);
+    /* "run_id:<40 hex digits>" */
+
+    id = NULL;
+
+    if (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS)
+    {
+        p = (u_char *) reply->str;
+        last = p + reply->len;
+
+        id = ngx_strlcasestrn(p, last, (u_char *) "\nrun_id:",
+                              sizeof("\nrun_id:") - 2);
+        if (id) {
+            id += sizeof("\nrun_id:") - 1;
+            p = id;
+
+            while (p < last && *p != '\r' && *p != '\n') {
+                p++;
+            }
+
+            if (p - id != NGX_HTTP_MCP_REDIS_RUN_ID_LEN) {
+                id = NULL;
+            }
+        }
+    }
+
+    if (id == NULL) {
+        ngx_http_mcp_redis_fail(rds, "no run id", sizeof("no run id") - 1);
+        return;
+    }
+
+    ngx_memcpy(rds->run_id, id, NGX_HTTP_MCP_REDIS_RUN_ID_LEN);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, rds->log, 0,
+                   "mcp redis %V ready, run id %*s", &rds->conf->name,
+                   (size_t) NGX_HTTP_MCP_REDIS_RUN_ID_LEN, rds->run_id);
 
     rds->state = NGX_HTTP_MCP_REDIS_READY;
     rds->ready_since = ngx_current_msec;

@@ -21,7 +21,9 @@
 
 
 /* the most arguments a command takes, the command name included */
-#define NGX_HTTP_MCP_REDIS_MAX_ARGS  16
+#define NGX_HTTP_MCP_REDIS_MAX_ARGS    16
+
+#define NGX_HTTP_MCP_REDIS_RUN_ID_LEN  40
 
 
 typedef struct ngx_http_mcp_redis_s      ngx_http_mcp_redis_t;
@@ -81,6 +83,15 @@ void ngx_http_mcp_redis_destroy(ngx_http_mcp_redis_t *rds);
 ngx_uint_t ngx_http_mcp_redis_ready(ngx_http_mcp_redis_t *rds);
 
 /*
+ * The run id of the primary that serves "key" now (a restart or a
+ * failover changes it), or NULL when there is none: in a reply handler,
+ * the one that answered.  Every server id is NGX_HTTP_MCP_REDIS_RUN_ID_LEN
+ * characters.
+ */
+u_char *ngx_http_mcp_redis_run_id(ngx_http_mcp_redis_t *rds,
+    ngx_str_t *key);
+
+/*
  * Redis ran a script on this connection, and refused none since (so
  * invalidations work through it)
  */
@@ -90,7 +101,8 @@ void ngx_http_mcp_redis_script_init(ngx_http_mcp_redis_script_t *script);
 
 /*
  * Sends EVALSHA (EVAL when Redis does not know the script yet) with
- * "nkeys" keys followed by the other arguments, all in "args".  Returns
+ * "nkeys" keys followed by the other arguments, all in "args", to the
+ * primary of its first key.  Returns
  * NULL when the command could not be sent (the handler is not called).
  * "args" must stay valid until the handler is called or the command is
  * cancelled.
@@ -100,11 +112,15 @@ ngx_http_mcp_redis_cmd_t *ngx_http_mcp_redis_eval(ngx_http_mcp_redis_t *rds,
     ngx_http_mcp_redis_script_t *script, ngx_uint_t nkeys, ngx_uint_t nargs,
     ngx_str_t *args, ngx_http_mcp_redis_handler_pt handler, void *data);
 
-/* Sends a command of "nargs" arguments, its name first: as above. */
+/*
+ * Sends a command of "nargs" arguments, its name first, to the primary of
+ * "key" (NULL: any): as above.  Commands of one key go, in order, on one
+ * connection (e.g. a WAIT after a script).
+ */
 
 ngx_http_mcp_redis_cmd_t *ngx_http_mcp_redis_command(
-    ngx_http_mcp_redis_t *rds, ngx_uint_t nargs, ngx_str_t *args,
-    ngx_http_mcp_redis_handler_pt handler, void *data);
+    ngx_http_mcp_redis_t *rds, ngx_str_t *key, ngx_uint_t nargs,
+    ngx_str_t *args, ngx_http_mcp_redis_handler_pt handler, void *data);
 
 /* the handler will not be called: its data may go away */
 
@@ -155,6 +171,9 @@ struct ngx_http_mcp_redis_s {
 
     ngx_http_mcp_redis_ready_pt     ready;
     void                           *ready_data;
+
+    /* of the primary this connection was made to */
+    u_char                          run_id[NGX_HTTP_MCP_REDIS_RUN_ID_LEN];
 
     unsigned                        failing:1;  /* outage logged */
     unsigned                        refused:2;  /* kinds refused */

@@ -18,6 +18,7 @@ static ngx_http_mcp_redis_cmd_t *ngx_http_mcp_redis_queue(
     ngx_http_mcp_redis_t *rds, ngx_http_mcp_redis_script_t *script,
     ngx_uint_t nkeys, ngx_uint_t nargs, ngx_str_t *args,
     ngx_http_mcp_redis_handler_pt handler, void *data);
+static ngx_uint_t ngx_http_mcp_redis_distrust(redisReply *reply);
 static ngx_uint_t ngx_http_mcp_redis_kind(ngx_http_mcp_redis_cmd_t *cmd);
 static void ngx_http_mcp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
@@ -39,8 +40,9 @@ ngx_http_mcp_redis_eval(ngx_http_mcp_redis_t *rds,
 
 
 ngx_http_mcp_redis_cmd_t *
-ngx_http_mcp_redis_command(ngx_http_mcp_redis_t *rds, ngx_uint_t nargs,
-    ngx_str_t *args, ngx_http_mcp_redis_handler_pt handler, void *data)
+ngx_http_mcp_redis_command(ngx_http_mcp_redis_t *rds, ngx_str_t *key,
+    ngx_uint_t nargs, ngx_str_t *args, ngx_http_mcp_redis_handler_pt handler,
+    void *data)
 {
     if (nargs == 0 || nargs > NGX_HTTP_MCP_REDIS_MAX_ARGS) {
         return NULL;
@@ -220,6 +222,17 @@ ngx_http_mcp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, rds->log, 0,
                        "mcp redis command failed: no connection");
 
+    } else if (reply->type == REDIS_REPLY_ERROR
+               && ngx_http_mcp_redis_distrust(reply))
+    {
+        /*
+         * not (or no longer) a primary that has its data: nothing it
+         * answered on this connection is trusted any more
+         */
+
+        ngx_http_mcp_redis_fail(rds, reply->str, reply->len);
+        reply = NULL;
+
     } else if (reply->type == REDIS_REPLY_ERROR) {
 
         if (cmd->script && !cmd->eval && cmd->handler
@@ -286,6 +299,32 @@ ngx_http_mcp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     if (handler) {
         handler(data, reply);
     }
+}
+
+
+/* errors that end trust in the connection: a replica, a failover, a load */
+
+static ngx_uint_t
+ngx_http_mcp_redis_distrust(redisReply *reply)
+{
+    static ngx_str_t  errors[] = {
+        ngx_string("READONLY"),
+        ngx_string("MASTERDOWN"),
+        ngx_string("LOADING"),
+        ngx_null_string
+    };
+
+    ngx_str_t  *e;
+
+    for (e = errors; e->len; e++) {
+        if (reply->len >= e->len
+            && ngx_strncmp(reply->str, e->data, e->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

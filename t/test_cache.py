@@ -1008,7 +1008,7 @@ def test_redis_answering_errors(cache_gw, mocks, demo_keys, rdb, refusal,
 
 # -- connecting ---------------------------------------------------------------
 
-ACL_COMMANDS = ("auth", "select", "ping", "evalsha", "eval", "time", "get",
+ACL_COMMANDS = ("auth", "select", "role", "info", "evalsha", "eval", "time", "get",
                 "set", "incr", "exists", "pexpire", "pttl", "del", "unlink",
                 "hmget", "hset", "hdel")
 
