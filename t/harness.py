@@ -58,12 +58,19 @@ SEED = {
     "gatana": "github-tools",
 }
 
+VENDORS = tuple(SEED)
+
 # the vendors' own paths, as the registries see them
 UPSTREAM = {
     "kambrium": "/api/v1/mcp-servers/",
     "barndoor": "/api/servers/",
     "gatana": "/api/v1/mcp-servers/",
 }
+
+
+def upstream_path(vendor, sid):
+    """the path of a server at its registry"""
+    return UPSTREAM[vendor] + sid
 
 # what the gateway sends each vendor as its own credential (the demo's
 # proxy_set_header Authorization); the mocks accept nothing else
