@@ -57,6 +57,8 @@ def extra(workdir):
 
 @pytest.fixture(scope="module")
 def gw(module_nginx, extra):
+    """the server of auth_server.py with the locations of this file, each
+    defined next to the tests that use it"""
     return auth_server.start(module_nginx, HMAC, PEM, ROTATION, MIXED, EC,
                              HMAC_SHORT, RS256_ONLY, EXTRA=extra.dir)
 

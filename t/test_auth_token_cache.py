@@ -17,6 +17,8 @@ from tokens import mint
 
 @pytest.fixture(scope="module")
 def gw(module_nginx):
+    """the server of auth_server.py with the locations of this file, each
+    defined next to the tests that use it"""
     return auth_server.start(module_nginx, LEEWAY, HMAC, PEM, AUDIENCES)
 
 

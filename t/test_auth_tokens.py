@@ -27,6 +27,8 @@ from tokens import bearer, mint, sign_raw
 
 @pytest.fixture(scope="module")
 def gw(module_nginx):
+    """the server of auth_server.py with the locations of this file, each
+    defined next to the tests that use it"""
     return auth_server.start(module_nginx, ANY, ANY_DENIED, COOKIE, SMALL)
 
 
