@@ -1,5 +1,7 @@
-"""Fixtures of the integration suite.  See t/harness.py for the processes."""
+"""Fixtures of the integration suite.  See t/harness.py for the processes,
+and harness.conf() for the base of a test's own nginx.conf."""
 
+import contextlib
 import os
 
 import pytest
@@ -80,26 +82,14 @@ def gateway_subst(mocks):
                 REDIS_PORT=GATEWAY_REDIS.port)
 
 
-@pytest.fixture(scope="session")
-def gateway(workdir, mocks):
-    """The demo configuration (docs/examples/demo.conf): master process and
-    two workers, in front of the three mocks."""
-    ngx = Nginx(workdir, harness.demo_conf(), name="gateway",
-                **gateway_subst(mocks))
-    ngx.start()
-    yield ngx
-    ngx.stop()
-    assert harness.alerts(ngx.error_log()) == []
-
-
-@pytest.fixture
-def nginx(workdir):
-    """A factory for nginx instances of a test's own configuration; each is
-    stopped when the test ends."""
+@contextlib.contextmanager
+def nginx_factory(workdir):
+    """A factory for nginx instances (harness.Nginx's arguments); at the
+    end, each is stopped, and its error log must hold no alert."""
     started = []
 
-    def make(conf, start=True, **subst):
-        ngx = Nginx(workdir, conf, **subst)
+    def make(conf, start=True, **kw):
+        ngx = Nginx(workdir, conf, **kw)
         started.append(ngx)
         return ngx.start() if start else ngx
 
@@ -109,6 +99,31 @@ def nginx(workdir):
         ngx.stop()
     for ngx in started:
         assert harness.alerts(ngx.error_log()) == []
+
+
+@pytest.fixture(scope="session")
+def gateway(workdir, mocks):
+    """The demo configuration (docs/examples/demo.conf): master process and
+    two workers, in front of the three mocks."""
+    with nginx_factory(workdir) as make:
+        yield make(harness.demo_conf(), name="gateway",
+                   **gateway_subst(mocks))
+
+
+@pytest.fixture
+def nginx(workdir):
+    """nginx instances of a test's own configuration, stopped when the test
+    ends."""
+    with nginx_factory(workdir) as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def module_nginx(workdir):
+    """nginx instances of a test file's own configuration, started once for
+    the file's tests."""
+    with nginx_factory(workdir) as make:
+        yield make
 
 
 @pytest.fixture

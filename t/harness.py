@@ -1,13 +1,17 @@
-"""Real processes for the integration suite: nginx with the freshly built
-module, redis-server, and the mock registries.
+"""Real processes for the integration suite and the benchmark
+(scripts/bench): nginx with the freshly built module, redis-server, and the
+mock registries.
 
-Every process is started in its own directory under the test's tmp dir, on
-ephemeral loopback ports, and is stopped by the fixture that started it,
-whether the test passed or not.
+Every process is started in its own directory, on ephemeral loopback ports,
+in a session of its own (optionally pinned to a CPU), and is stopped by
+whoever started it, whether the test passed or not; what is still running
+when Python exits is stopped then.
 """
 
+import atexit
 import os
 import re
+import select
 import signal
 import socket
 import string
@@ -54,12 +58,19 @@ SEED = {
     "gatana": "github-tools",
 }
 
+VENDORS = tuple(SEED)
+
 # the vendors' own paths, as the registries see them
 UPSTREAM = {
     "kambrium": "/api/v1/mcp-servers/",
     "barndoor": "/api/servers/",
     "gatana": "/api/v1/mcp-servers/",
 }
+
+
+def upstream_path(vendor, sid):
+    """the path of a server at its registry"""
+    return UPSTREAM[vendor] + sid
 
 # what the gateway sends each vendor as its own credential (the demo's
 # proxy_set_header Authorization); the mocks accept nothing else
@@ -100,15 +111,93 @@ def wait_port(port, proc=None, timeout=10.0):
     raise RuntimeError("nothing listens on port %d" % port)
 
 
-def stop(proc, sig=signal.SIGTERM, timeout=10.0):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(sig)
+# ---------------------------------------------------------------------------
+# processes: the one implementation of starting and stopping them, for the
+# tests and the benchmark alike
+# ---------------------------------------------------------------------------
+
+# what spawn() started and stop() or wait() have not ended yet
+LIVE = []
+
+
+def pinned(args, cpu=None):
+    """args, run on CPU "cpu" when it is given (taskset execs them: the
+    process is theirs, its pid the one started)"""
+    if cpu is None:
+        return list(args)
+    return ["taskset", "-c", str(cpu)] + list(args)
+
+
+def spawn(args, cpu=None, **popen):
+    """starts args (on CPU "cpu") in a session of its own, so that stop()
+    ends it with whatever it started (nginx workers, valgrind's children);
+    "popen" are more arguments of subprocess.Popen (stdout, stderr, env...)"""
+    popen.setdefault("stdin", subprocess.DEVNULL)
+    popen.setdefault("stdout", subprocess.DEVNULL)
+    proc = subprocess.Popen(pinned(args, cpu), start_new_session=True,
+                            **popen)
+    LIVE.append(proc)
+    return proc
+
+
+def _ends_within(proc, timeout):
+    """whether proc ends within timeout seconds, without reaping it: while
+    it is not reaped, its pid (the id of its session) is not reused"""
     try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        fd = os.pidfd_open(proc.pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
+
+
+def _reap(proc):
+    """kills what is left of proc's session (when it leads one: spawn()
+    made it), reaps proc; returns its resource use"""
+    try:
+        if os.getpgid(proc.pid) == proc.pid:
+            os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc in LIVE:
+        LIVE.remove(proc)
+    return usage
+
+
+def stop(proc, sig=signal.SIGTERM, timeout=10.0):
+    """sends proc "sig" and gives it "timeout" seconds to end (then kills
+    it); whatever it started is killed with it"""
+    if proc is None or proc.returncode is not None:
+        if proc in LIVE:
+            LIVE.remove(proc)
+        return
+    if not _ends_within(proc, 0):
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        if not _ends_within(proc, timeout):
+            os.kill(proc.pid, signal.SIGKILL)
+            _ends_within(proc, None)
+    _reap(proc)
+
+
+def wait(proc):
+    """waits for proc to end by itself; returns its resource usage
+    (resource.struct_rusage: the CPU it used)"""
+    _ends_within(proc, None)
+    return _reap(proc)
+
+
+@atexit.register
+def stop_all():
+    """stops what is still running, the last started first"""
+    for proc in list(reversed(LIVE)):
+        stop(proc, timeout=5)
 
 
 class Mock:
@@ -126,8 +215,8 @@ class Mock:
             args += ["--expect-token", expect_token]
         self.log = open(os.path.join(workdir, "mock-%s-%d.log"
                                      % (vendor, self.port)), "w")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True)
+        self.proc = spawn(args, stdout=subprocess.PIPE, stderr=self.log,
+                          text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("READY"):
             self.stop()
@@ -157,23 +246,25 @@ class Mock:
 class Redis:
     """A redis-server of its own: own dir, no persistence, loopback.
 
-    "args" are more redis-server options, e.g. ["--requirepass", "pw"]."""
+    "args" are more redis-server options, e.g. ["--requirepass", "pw"];
+    "cpu" pins it to a CPU."""
 
-    def __init__(self, workdir, port=None, args=()):
+    def __init__(self, workdir, port=None, args=(), cpu=None):
         self.port = port or free_port()
         self.dir = os.path.join(workdir, "redis-%d" % self.port)
         os.makedirs(self.dir, exist_ok=True)
         self.args = list(args)
+        self.cpu = cpu
         self.proc = None
         self.start()
 
     def start(self):
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
              "--dir", self.dir, "--save", "", "--appendonly", "no",
              "--daemonize", "no", "--logfile",
              os.path.join(self.dir, "redis.log")] + self.args,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cpu=self.cpu, stderr=subprocess.DEVNULL)
         wait_port(self.port, self.proc)
 
     def stop(self):
@@ -183,17 +274,25 @@ class Redis:
 class Nginx:
     """nginx with the module, in a prefix dir of its own.
 
-    "conf" is a whole nginx.conf; ${MCP_MODULE}, ${MCP_PREFIX},
-    ${MCP_LOG_LEVEL}, ${MCP_DEMO_KEYS} and any keyword given are
-    substituted, like the demo.
+    "conf" is a whole nginx.conf (conf() makes one from the base every test
+    shares); ${MCP_MODULE}, ${MCP_PREFIX}, ${MCP_PORT} (the port it listens
+    on, also ${MCP_DEMO_PORT}, the demo's name for it), ${MCP_LOG_LEVEL},
+    ${MCP_DEMO_KEYS} and any keyword given are substituted, like the demo.
+
+    "cpu" pins it (master and workers) to a CPU, "env" adds to its
+    environment, "wrap" is a command it runs under (["valgrind",
+    "--tool=callgrind", ...]); under make test-valgrind, memcheck's.
     """
 
-    def __init__(self, workdir, conf, name="nginx", **subst):
+    def __init__(self, workdir, conf, name="nginx", cpu=None, env=None,
+                 wrap=None, **subst):
         self.prefix = os.path.join(workdir, "%s-%d" % (name, free_port()))
         for d in ("logs", "tmp", "conf"):
             os.makedirs(os.path.join(self.prefix, d), exist_ok=True)
-        self.port = subst.get("MCP_DEMO_PORT") or free_port()
+        self.port = subst.get("MCP_DEMO_PORT") or subst.get("MCP_PORT") \
+            or free_port()
         subst.setdefault("MCP_DEMO_PORT", self.port)
+        subst.setdefault("MCP_PORT", self.port)
         subst.setdefault("MCP_PREFIX", self.prefix)
         subst.setdefault("MCP_LOG_LEVEL", "info")
         subst.setdefault("MCP_MODULE", MODULE or "")
@@ -204,6 +303,9 @@ class Nginx:
         with open(self.conf_path, "w") as f:
             f.write(self.conf)
         self.url = "http://127.0.0.1:%d" % self.port
+        self.cpu = cpu
+        self.extra_env = dict(env or {})
+        self.wrap = list(wrap or [])
         self.proc = None
 
     @staticmethod
@@ -215,7 +317,11 @@ class Nginx:
 
     def cmd(self, *args):
         cmd = [NGINX, "-p", self.prefix, "-c", self.conf_path] + list(args)
-        if VALGRIND and "-t" not in args:
+        if "-t" in args:
+            return cmd
+        if self.wrap:
+            return self.wrap + cmd
+        if VALGRIND:
             cmd = ["valgrind", "--quiet", "--vgdb=no", "--trace-children=yes",
                    "--leak-check=full", "--show-leak-kinds=definite",
                    "--errors-for-leak-kinds=definite",
@@ -229,6 +335,7 @@ class Nginx:
         if SANITIZE:
             env["ASAN_OPTIONS"] = ("detect_leaks=0:abort_on_error=0:"
                                    "log_path=" + self.path("logs/asan"))
+        env.update(self.extra_env)
         return env
 
     def test_config(self):
@@ -246,13 +353,12 @@ class Nginx:
         return p.returncode, p.stdout + p.stderr + said
 
     def start(self):
-        self.proc = subprocess.Popen(self.cmd("-g", "daemon off;"),
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=open(self.path("logs/stderr.log"),
-                                                 "w"),
-                                     env=self.env())
+        with open(self.path("logs/stderr.log"), "w") as stderr:
+            self.proc = spawn(self.cmd("-g", "daemon off;"), cpu=self.cpu,
+                              stderr=stderr, env=self.env())
+        slow = VALGRIND or self.wrap
         try:
-            wait_port(self.port, self.proc, timeout=60 if VALGRIND else 10)
+            wait_port(self.port, self.proc, timeout=60 if slow else 15)
         except RuntimeError:
             raise RuntimeError("nginx did not start:\n" + self.error_log())
         return self
@@ -285,6 +391,22 @@ class Nginx:
                              capture_output=True, text=True).stdout
         return [int(x) for x in out.split()]
 
+    def workers(self, timeout=5.0):
+        """the processes that serve requests: the workers, once the master
+        has started them (it listens before), or nginx itself when it runs
+        without a master"""
+        if re.search(r"^\s*master_process\s+off;", self.conf, re.M):
+            return [self.proc.pid]
+        deadline = time.monotonic() + timeout
+        while True:
+            pids = self.worker_pids()
+            if pids or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if not pids:
+            raise RuntimeError("nginx in %s has no worker" % self.prefix)
+        return pids
+
     def get(self, path, **kw):
         kw.setdefault("timeout", 15)
         return requests.get(self.url + path, **kw)
@@ -301,6 +423,51 @@ class Nginx:
 def demo_conf():
     with open(os.path.join(TOP, "docs", "examples", "demo.conf")) as f:
         return f.read()
+
+
+def conf(server="", http="", main="", servers="", workers=1,
+         log_format=None):
+    """A test's own nginx.conf: the base every test shares (the module, the
+    prefix's paths, an access log, one server on ${MCP_PORT}) with a test
+    group's own directives where they go: "main", "http" and "server" in
+    those contexts (the server's locations are in "server"), "servers"
+    whole server blocks beside it.  The access log has nginx's combined
+    format, or "log_format".  Nginx substitutes the ${...}."""
+    if log_format is None:
+        log = "access_log  ${MCP_PREFIX}/logs/access.log;"
+    else:
+        log = ("log_format  test  '%s';\n"
+               "    access_log  ${MCP_PREFIX}/logs/access.log  test;"
+               % log_format)
+    return """\
+load_module ${MCP_MODULE};
+
+worker_processes  %d;
+error_log  ${MCP_PREFIX}/logs/error.log  ${MCP_LOG_LEVEL};
+pid        ${MCP_PREFIX}/nginx.pid;
+%s
+
+events {
+    worker_connections  1024;
+}
+
+http {
+    %s
+
+    client_body_temp_path  ${MCP_PREFIX}/tmp/body;
+    proxy_temp_path        ${MCP_PREFIX}/tmp/proxy;
+    fastcgi_temp_path      ${MCP_PREFIX}/tmp/fastcgi;
+    uwsgi_temp_path        ${MCP_PREFIX}/tmp/uwsgi;
+    scgi_temp_path         ${MCP_PREFIX}/tmp/scgi;
+
+%s
+%s
+    server {
+        listen  127.0.0.1:${MCP_PORT};
+%s
+    }
+}
+""" % (workers, main, log, http, servers, server)
 
 
 def alerts(log):

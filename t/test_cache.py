@@ -1,4 +1,4 @@
-"""The Redis cache (issue #5): hits never reach the registry, callers never
+"""The Redis cache: hits never reach the registry, callers never
 share entries, a PUT leaves nothing stale on any node, a GET racing a PUT
 never stores the old answer, concurrent misses are coalesced, and Redis
 failing (down, restarted, slow, refusing) never fails a request.
@@ -26,40 +26,21 @@ import harness
 import tokens
 from harness import NATIVE, SEED, UPSTREAM
 
-CONF = r"""
-load_module ${MCP_MODULE};
+LOG_FORMAT = ("$request_method $uri $status cache=$mcp_cache_status "
+              'sub=$mcp_jwt_sub registry_args="$mcp_registry_args"')
 
-worker_processes  2;
-error_log  ${MCP_PREFIX}/logs/error.log  ${MCP_LOG_LEVEL};
-pid        ${MCP_PREFIX}/nginx.pid;
-@MAIN@
-
-events {
-    worker_connections  1024;
-}
-
-http {
-    log_format  cache  '$request_method $uri $status '
-                       'cache=$mcp_cache_status sub=$mcp_jwt_sub '
-                       'registry_args="$mcp_registry_args"';
-    access_log  ${MCP_PREFIX}/logs/access.log  cache;
-
-    client_body_temp_path  ${MCP_PREFIX}/tmp/body;
-    proxy_temp_path        ${MCP_PREFIX}/tmp/proxy;
-    fastcgi_temp_path      ${MCP_PREFIX}/tmp/fastcgi;
-    uwsgi_temp_path        ${MCP_PREFIX}/tmp/uwsgi;
-    scgi_temp_path         ${MCP_PREFIX}/tmp/scgi;
-
+# the three registries, the cache in front of them
+HTTP = r"""
     mcp_registry  kambrium  vendor=kambrium  pass=/_mcp/kambrium;
     mcp_registry  barndoor  vendor=barndoor  pass=/_mcp/barndoor;
     mcp_registry  gatana    vendor=gatana    pass=/_mcp/gatana;
 
     mcp_cache_redis  @REDIS@;
-    @HTTP@
+"""
 
-    server {
-        listen  127.0.0.1:${MCP_DEMO_PORT};
-
+# the demo's routes, the caller authenticated, the cache on; each vendor's
+# mock reached with the gateway's credential for it
+SERVER = r"""
         mcp_auth_jwt           "mcp-gateway";
         mcp_auth_jwt_key_file  ${MCP_DEMO_KEYS}/jwks.json;
         mcp_auth_jwt_issuer    https://auth.demo.example/;
@@ -101,8 +82,6 @@ http {
             proxy_set_header  Connection "";
             proxy_set_header  Accept-Encoding "";
         }
-    }
-}
 """
 
 CANONICAL = {"Accept": "application/vnd.mcp.canonical+json"}
@@ -126,17 +105,19 @@ BACK = re.compile(r"\[notice\] (\d+)#\d+: mcp cache: redis \S+ is available "
 
 
 def conf(redis_addr, http="", server="", main="", loc=None):
-    """the template with more directives at each level; "loc" maps
+    """the cache gateway (HTTP and SERVER in harness.conf()) with more
+    directives at each level: "main", "http", "server"; "loc" maps
     kambrium, barndoor, gatana and canonical to a location's own"""
     if SLOW > 1 and "mcp_cache_redis_timeout" not in http:
         http += "\nmcp_cache_redis_timeout %s;" % ms(500)
     if SLOW > 1 and "mcp_cache_redis_connect_timeout" not in http:
         http += "\nmcp_cache_redis_connect_timeout %s;" % ms(1000)
-    text = (CONF.replace("@REDIS@", redis_addr).replace("@HTTP@", http)
-            .replace("@SERVER@", server).replace("@MAIN@", main))
+    text = SERVER.replace("@SERVER@", server)
     for name in ("kambrium", "barndoor", "gatana", "canonical"):
         text = text.replace("@%s@" % name.upper(), (loc or {}).get(name, ""))
-    return text
+    return harness.conf(main=main, workers=2, log_format=LOG_FORMAT,
+                        http=HTTP.replace("@REDIS@", redis_addr) + http,
+                        server=text)
 
 
 def ports(mocks):

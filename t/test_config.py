@@ -10,25 +10,7 @@ import harness
 
 
 def minimal(http="", location="mcp_canonical;"):
-    return """
-load_module ${MCP_MODULE};
-error_log ${MCP_PREFIX}/logs/error.log info;
-pid ${MCP_PREFIX}/nginx.pid;
-events {}
-http {
-    access_log off;
-    client_body_temp_path ${MCP_PREFIX}/tmp/body;
-    proxy_temp_path ${MCP_PREFIX}/tmp/proxy;
-    fastcgi_temp_path ${MCP_PREFIX}/tmp/fastcgi;
-    uwsgi_temp_path ${MCP_PREFIX}/tmp/uwsgi;
-    scgi_temp_path ${MCP_PREFIX}/tmp/scgi;
-    %s
-    server {
-        listen 127.0.0.1:${MCP_DEMO_PORT};
-        location /x/ { %s }
-    }
-}
-""" % (http, location)
+    return harness.conf(http=http, server="location /x/ { %s }" % location)
 
 
 def test_the_example_configuration_is_accepted(workdir, mocks):

@@ -12,7 +12,7 @@ import uuid
 
 import jwt
 from cryptography.hazmat.primitives import hashes, hmac, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -148,6 +148,14 @@ def forge(header, payload, signature=b"x" * 32):
     for p in (header, payload):
         parts.append(b64u_json(p) if isinstance(p, dict) else b64u(p))
     return ".".join(parts + [b64u(signature)])
+
+
+def sign_raw(keys, header, payload):
+    """RS256 over raw header and payload bytes, with the demo key"""
+    key = serialization.load_pem_private_key(keys.private("rs256"), None)
+    signing = b64u(header) + "." + b64u(payload)
+    sig = key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return signing + "." + b64u(sig)
 
 
 def hs256(secret, header, payload):
