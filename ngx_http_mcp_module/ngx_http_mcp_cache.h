@@ -36,13 +36,32 @@ ngx_int_t ngx_http_mcp_cache_lookup(ngx_http_request_t *r,
     ngx_http_mcp_step_pt done);
 
 /*
- * The update step, once "reply" is the client's answer: a GET's is kept,
- * a PUT's server is forgotten.  NGX_OK, NGX_AGAIN ("done" later), or
- * NGX_ERROR.
+ * The store step, once "reply" is a GET's answer: it is kept if it may
+ * be.  NGX_OK, NGX_AGAIN ("done" later), or NGX_ERROR.
  */
-ngx_int_t ngx_http_mcp_cache_update(ngx_http_request_t *r,
+ngx_int_t ngx_http_mcp_cache_store(ngx_http_request_t *r,
+    ngx_http_mcp_reply_t *reply, ngx_http_mcp_step_pt done);
+
+/*
+ * Before a PUT goes to the registry: the server is marked as being
+ * written, on the Redis primary, so that no node serves or keeps it until
+ * the write is over.  NGX_OK, go on; NGX_DECLINED, the write must not go
+ * ("mcp_cache_consistency strict" and no primary to mark it): "reply" is
+ * the refusal; NGX_AGAIN; NGX_ERROR.
+ */
+ngx_int_t ngx_http_mcp_cache_write_begin(ngx_http_request_t *r,
     ngx_http_mcp_route_t *route, ngx_http_mcp_reply_t *reply,
     ngx_http_mcp_step_pt done);
+
+/*
+ * After the PUT, whatever its outcome: the server's entries are gone
+ * before the client hears of it; "known" says the registry answered (its
+ * write is over), else the marker stays until its deadline.  NGX_OK,
+ * NGX_AGAIN, NGX_ERROR.
+ */
+ngx_int_t ngx_http_mcp_cache_write_end(ngx_http_request_t *r,
+    ngx_http_mcp_route_t *route, ngx_http_mcp_reply_t *reply,
+    ngx_uint_t known, ngx_http_mcp_step_pt done);
 
 
 /* what the cache's files share */
@@ -63,7 +82,7 @@ typedef enum {
 typedef enum {
     NGX_HTTP_MCP_CACHE_LOOKUP = 0,
     NGX_HTTP_MCP_CACHE_STORE,
-    NGX_HTTP_MCP_CACHE_INVALIDATE,
+    NGX_HTTP_MCP_CACHE_WRITE,
     NGX_HTTP_MCP_CACHE_NSCRIPTS
 } ngx_http_mcp_cache_script_e;
 
@@ -73,11 +92,12 @@ typedef enum {
 enum {
     NGX_HTTP_MCP_CACHE_KEY_GEN = 0,     /* the server's generation */
     NGX_HTTP_MCP_CACHE_KEY_ENTRIES,     /* hash: its cached answers */
+    NGX_HTTP_MCP_CACHE_KEY_WRITE,       /* hash: its writers' deadlines */
     NGX_HTTP_MCP_CACHE_KEY_LOCK,        /* this entry is being fetched */
     NGX_HTTP_MCP_CACHE_NKEYS
 };
 
-/* lua/cache_lookup.lua: KEYS gen, entries, lock, then ARGV */
+/* lua/cache_lookup.lua: KEYS gen, entries, write, lock, then ARGV */
 
 enum {
     NGX_HTTP_MCP_LOOKUP_FIELD = NGX_HTTP_MCP_CACHE_NKEYS,
@@ -87,7 +107,7 @@ enum {
     NGX_HTTP_MCP_LOOKUP_NARGS
 };
 
-/* lua/cache_store.lua: KEYS gen, entries, lock, then ARGV */
+/* lua/cache_store.lua: KEYS gen, entries, write, lock, then ARGV */
 
 enum {
     NGX_HTTP_MCP_STORE_FIELD = NGX_HTTP_MCP_CACHE_NKEYS,
@@ -96,12 +116,41 @@ enum {
     NGX_HTTP_MCP_STORE_STATUS,
     NGX_HTTP_MCP_STORE_BODY,
     NGX_HTTP_MCP_STORE_TOKEN,           /* of the lock, or "" */
+    NGX_HTTP_MCP_STORE_RUN_ID,          /* of the server the lookup asked */
     NGX_HTTP_MCP_STORE_NARGS
 };
 
-/* lua/cache_invalidate.lua: KEYS gen, entries */
+/* lua/cache_write.lua: KEYS gen, entries, write, then ARGV */
 
-#define NGX_HTTP_MCP_INVALIDATE_NKEYS  2
+#define NGX_HTTP_MCP_WRITE_NKEYS  3
+
+enum {
+    NGX_HTTP_MCP_WRITE_STEP = NGX_HTTP_MCP_WRITE_NKEYS, /* begin, end, ... */
+    NGX_HTTP_MCP_WRITE_TOKEN,           /* the writer */
+    NGX_HTTP_MCP_WRITE_DEADLINE_MS,
+    NGX_HTTP_MCP_WRITE_NARGS
+};
+
+
+/* "mcp_cache_consistency" */
+
+#define NGX_HTTP_MCP_CACHE_STRICT   0
+#define NGX_HTTP_MCP_CACHE_RELAXED  1
+
+
+/*
+ * An invalidation that waits for Redis, as a worker takes it from the
+ * node's zone to send it (ngx_http_mcp_cache_node_claim()): one block,
+ * ngx_free()d by ngx_http_mcp_cache_node_done()
+ */
+
+typedef struct {
+    ngx_queue_t                     queue;
+    ngx_shm_zone_t                 *zone;
+
+    /* the write script's: the server's keys, then its ARGV */
+    ngx_str_t                       args[NGX_HTTP_MCP_WRITE_NARGS];
+} ngx_http_mcp_cache_pending_t;
 
 
 typedef struct {
@@ -113,10 +162,16 @@ typedef struct {
 
     ngx_http_mcp_redis_script_t     scripts[NGX_HTTP_MCP_CACHE_NSCRIPTS];
 
+    ngx_uint_t                      consistency;
+    ngx_msec_t                      write_timeout;  /* a marker's life */
+    ngx_msec_t                      max_ttl;        /* of every location */
+    ngx_shm_zone_t                 *zone;           /* the node's state */
+    ngx_str_t                       write_timeout_ms;
+
     /* the worker's own, made in init_process */
     ngx_http_mcp_redis_t           *rds;
-    ngx_queue_t                     pending;    /* invalidations to retry */
-    ngx_uint_t                      npending;
+    ngx_queue_t                     replaying;      /* node invalidations */
+    ngx_uint_t                      warned;         /* relaxed writes */
 } ngx_http_mcp_cache_main_conf_t;
 
 
@@ -154,8 +209,10 @@ typedef struct {
     ngx_str_t                       probe[4];
 
     ngx_str_t                       gen;        /* seen by the lookup */
-    ngx_str_t                       token;      /* of the lock */
+    ngx_str_t                       run_id;     /* of who answered it */
+    ngx_str_t                       token;      /* of the lock, the write */
     ngx_str_t                       lock_ms;
+    ngx_uint_t                      step;       /* of a write */
 
     ngx_uint_t                      status;     /* ngx_http_mcp_cache_... */
     ngx_table_elt_t                *header;
@@ -163,6 +220,7 @@ typedef struct {
     unsigned                        have_gen:1;
     unsigned                        locked:1;   /* this request's lock */
     unsigned                        store:1;    /* the answer is kept */
+    unsigned                        marked:1;   /* a write's marker is set */
 } ngx_http_mcp_cache_ctx_t;
 
 
@@ -176,13 +234,30 @@ ngx_http_mcp_cache_ctx_t *ngx_http_mcp_cache_ctx(ngx_http_request_t *r,
     ngx_http_mcp_step_pt done);
 ngx_int_t ngx_http_mcp_cache_field(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx);
+ngx_int_t ngx_http_mcp_cache_token(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx);
 
 /* ngx_http_mcp_cache_store.c */
-ngx_uint_t ngx_http_mcp_cache_pending(ngx_http_mcp_cache_main_conf_t *mcf,
-    ngx_str_t *gen);
-void ngx_http_mcp_cache_replay(ngx_http_mcp_redis_t *rds, void *data);
-void ngx_http_mcp_cache_forget_pending(ngx_http_mcp_cache_main_conf_t *mcf);
 void ngx_http_mcp_cache_unlock(ngx_http_mcp_cache_ctx_t *cctx);
+
+/* ngx_http_mcp_cache_write.c */
+void ngx_http_mcp_cache_replay(ngx_http_mcp_redis_t *rds, void *data);
+
+/*
+ * ngx_http_mcp_cache_node.c: the node's shared zone.  A server whose
+ * invalidation waits for Redis ("pending") is neither served nor kept by
+ * any worker of the node until one of them sends it.
+ */
+ngx_int_t ngx_http_mcp_cache_node_init(ngx_conf_t *cf,
+    ngx_http_mcp_cache_main_conf_t *mcf, ngx_str_t *name, size_t size);
+ngx_uint_t ngx_http_mcp_cache_node_pending(ngx_shm_zone_t *zone,
+    ngx_str_t *gen);
+ngx_int_t ngx_http_mcp_cache_node_add(ngx_shm_zone_t *zone, ngx_str_t *keys,
+    ngx_str_t *token);
+ngx_queue_t *ngx_http_mcp_cache_node_claim(ngx_shm_zone_t *zone,
+    ngx_log_t *log);
+void ngx_http_mcp_cache_node_done(ngx_http_mcp_cache_pending_t *pd,
+    ngx_uint_t sent);
 
 
 extern ngx_module_t  ngx_http_mcp_cache_module;

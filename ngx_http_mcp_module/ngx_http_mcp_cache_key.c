@@ -8,7 +8,10 @@
  *
  *   <prefix>{<registry>:<id>}:gen          the server's generation
  *   <prefix>{<registry>:<id>}:entries      hash: <field> -> "<status>
- *                                          <expiry ms>", <field>:b -> body
+ *                                          <expiry ms> <run id>",
+ *                                          <field>:b -> body
+ *   <prefix>{<registry>:<id>}:write        hash: the writers under way ->
+ *                                          their deadlines (ms)
  *   <prefix>{<registry>:<id>}:lock:<field> this entry is being fetched
  *
  * The field of an entry is the SHA-1 of its evaluated mcp_cache_key.
@@ -55,7 +58,10 @@ ngx_http_mcp_cache_ctx(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
     cctx->wait.data = cctx;
     cctx->wait.log = r->connection->log;
 
-    /* "<prefix>{<registry>:<id>}:" then "gen", "entries", "lock:<field>" */
+    /*
+     * "<prefix>{<registry>:<id>}:" then "gen", "entries", "write",
+     * "lock:<field>"
+     */
 
     name = &route->registry->name;
     id = &route->id;
@@ -63,7 +69,8 @@ ngx_http_mcp_cache_ctx(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
 
     len = mcf->prefix.len + name->len + id->len + sizeof("{:}:") - 1;
 
-    p = ngx_pnalloc(r->pool, 3 * len + sizeof("genentrieslock:") - 1 + 40);
+    p = ngx_pnalloc(r->pool,
+                    4 * len + sizeof("genentrieswritelock:") - 1 + 40);
     if (p == NULL) {
         return NULL;
     }
@@ -77,6 +84,11 @@ ngx_http_mcp_cache_ctx(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
     p = ngx_sprintf(p, "%V{%V:%V}:entries", &mcf->prefix, name, id);
     keys[NGX_HTTP_MCP_CACHE_KEY_ENTRIES].len =
                                p - keys[NGX_HTTP_MCP_CACHE_KEY_ENTRIES].data;
+
+    keys[NGX_HTTP_MCP_CACHE_KEY_WRITE].data = p;
+    p = ngx_sprintf(p, "%V{%V:%V}:write", &mcf->prefix, name, id);
+    keys[NGX_HTTP_MCP_CACHE_KEY_WRITE].len =
+                                 p - keys[NGX_HTTP_MCP_CACHE_KEY_WRITE].data;
 
     /* the lock key gets the entry's field in ngx_http_mcp_cache_field() */
 
@@ -160,6 +172,28 @@ ngx_http_mcp_cache_field(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
     lock = &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_LOCK];
     lock->len = ngx_cpymem(lock->data + lock->len, p, 2 * sizeof(hash))
                 - lock->data;
+
+    return NGX_OK;
+}
+
+
+/* a lock's or a writer's token: unique among the requests of every node */
+
+ngx_int_t
+ngx_http_mcp_cache_token(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(r->pool, 4 * NGX_INT64_LEN + 3);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    cctx->token.data = p;
+    cctx->token.len = ngx_sprintf(p, "%P.%uA.%M.%uL", ngx_pid,
+                                  r->connection->number, ngx_current_msec,
+                                  (uint64_t) ngx_random())
+                      - p;
 
     return NGX_OK;
 }

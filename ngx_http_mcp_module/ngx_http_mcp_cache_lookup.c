@@ -86,14 +86,13 @@ ngx_http_mcp_cache_lookup(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
     }
 
     /*
-     * this worker could not invalidate the server after a PUT: what Redis
+     * this node could not invalidate the server after a PUT: what Redis
      * holds for it may be stale, so it is neither served nor refreshed
      * until the invalidation went through
      */
 
-    if (mcf->npending
-        && ngx_http_mcp_cache_pending(mcf,
-                                      &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_GEN]))
+    if (ngx_http_mcp_cache_node_pending(mcf->zone,
+                                       &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_GEN]))
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "mcp cache: invalidation pending, no lookup");
@@ -231,31 +230,49 @@ ngx_http_mcp_cache_probe_done(void *data, redisReply *reply)
 
 /*
  * NGX_OK: a hit; NGX_DECLINED: anything else, for the script to decide.
- * The entry's expiry is in Redis's clock (the store script reads TIME);
- * it is compared with this node's: nodes and Redis keep their clocks in
- * step (NTP), and an entry lives at most the skew longer or shorter.
+ * An entry is "<status> <expiry ms> <run id>": it counts only if the
+ * server that answered wrote it, and before its expiry.  The expiry is in
+ * Redis's clock (the store script reads TIME); it is compared with this
+ * node's: nodes and Redis keep their clocks in step (NTP), and an entry
+ * lives at most the skew longer or shorter.
  */
 
 static ngx_int_t
 ngx_http_mcp_cache_probed(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx, redisReply *reply)
 {
-    u_char       *p, *last, *sp;
-    off_t         expiry;
-    ngx_time_t   *tp;
-    redisReply  **e;
+    u_char                          *p, *last, *sp, *run_id;
+    off_t                            expiry;
+    ngx_time_t                      *tp;
+    redisReply                     **e;
+    ngx_http_mcp_cache_main_conf_t  *mcf;
 
     e = reply->element;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
         || e[0]->type != REDIS_REPLY_STRING
-        || e[1]->type != REDIS_REPLY_STRING)
+        || e[1]->type != REDIS_REPLY_STRING
+        || e[0]->len < NGX_HTTP_MCP_REDIS_RUN_ID_LEN + 1)
     {
         return NGX_DECLINED;
     }
 
     p = (u_char *) e[0]->str;
-    last = p + e[0]->len;
+    last = p + e[0]->len - NGX_HTTP_MCP_REDIS_RUN_ID_LEN;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
+
+    run_id = ngx_http_mcp_redis_run_id(mcf->rds,
+                                       &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_GEN]);
+
+    if (run_id == NULL
+        || last[-1] != ' '
+        || ngx_memcmp(last, run_id, NGX_HTTP_MCP_REDIS_RUN_ID_LEN) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    last--;
 
     sp = ngx_strlchr(p, last, ' ');
     if (sp == NULL) {
@@ -289,7 +306,7 @@ ngx_http_mcp_cache_send_script(ngx_http_request_t *r,
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_cache_module);
 
-    if (cctx->token.data == NULL) {
+    if (cctx->lock_ms.data == NULL) {
         p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
         if (p == NULL) {
             return NGX_ERROR;
@@ -298,18 +315,9 @@ ngx_http_mcp_cache_send_script(ngx_http_request_t *r,
         cctx->lock_ms.data = p;
         cctx->lock_ms.len = ngx_sprintf(p, "%M", lcf->lock_timeout) - p;
 
-        /* unique among the requests of every worker of every node */
-
-        p = ngx_pnalloc(r->pool, 4 * NGX_INT64_LEN + 3);
-        if (p == NULL) {
+        if (ngx_http_mcp_cache_token(r, cctx) != NGX_OK) {
             return NGX_ERROR;
         }
-
-        cctx->token.data = p;
-        cctx->token.len = ngx_sprintf(p, "%P.%uA.%M.%uL", ngx_pid,
-                                      r->connection->number, ngx_current_msec,
-                                      (uint64_t) ngx_random())
-                          - p;
     }
 
     args = cctx->args;
@@ -393,9 +401,11 @@ ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
 
     e = reply->element;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
         || e[0]->type != REDIS_REPLY_STRING || e[0]->len == 0
-        || e[1]->type != REDIS_REPLY_STRING || e[1]->len != 1)
+        || e[1]->type != REDIS_REPLY_STRING || e[1]->len != 1
+        || e[2]->type != REDIS_REPLY_STRING
+        || e[2]->len != NGX_HTTP_MCP_REDIS_RUN_ID_LEN)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "mcp cache: unexpected lookup reply from redis");
@@ -422,16 +432,30 @@ ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
         ngx_memcpy(cctx->gen.data, e[0]->str, e[0]->len);
     }
 
+    /* the server asked: the store checks it still is the one */
+
+    if (cctx->run_id.data == NULL) {
+        cctx->run_id.data = ngx_pnalloc(r->pool,
+                                        NGX_HTTP_MCP_REDIS_RUN_ID_LEN);
+        if (cctx->run_id.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        cctx->run_id.len = NGX_HTTP_MCP_REDIS_RUN_ID_LEN;
+    }
+
+    ngx_memcpy(cctx->run_id.data, e[2]->str, NGX_HTTP_MCP_REDIS_RUN_ID_LEN);
+
     cctx->have_gen = 1;
 
     switch (e[1]->str[0]) {
 
     case 'H':
-        if (reply->elements != 4) {
+        if (reply->elements != 5) {
             break;
         }
 
-        rc = ngx_http_mcp_cache_hit(r, cctx, e[2], e[3]);
+        rc = ngx_http_mcp_cache_hit(r, cctx, e[3], e[4]);
 
         if (rc != NGX_DECLINED) {
             return rc;
@@ -444,6 +468,17 @@ ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
         return NGX_DECLINED;
 
     case 'M':
+        return NGX_DECLINED;
+
+    case 'X':
+
+        /* a write is under way: served from the registry, not kept */
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mcp cache: the server is being written");
+
+        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_BYPASS);
+        cctx->have_gen = 0;
         return NGX_DECLINED;
 
     case 'W':

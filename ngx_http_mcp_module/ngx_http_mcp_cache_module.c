@@ -28,9 +28,24 @@ static char *ngx_http_mcp_cache_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mcp_cache_statuses(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mcp_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_mcp_cache_init_process(ngx_cycle_t *cycle);
 static void ngx_http_mcp_cache_exit_process(ngx_cycle_t *cycle);
 static void ngx_http_mcp_cache_pool_cleanup(void *data);
+
+
+/* the node's zone unless "mcp_cache_zone" names one */
+#define NGX_HTTP_MCP_CACHE_ZONE_SIZE  (1024 * 1024)
+
+static ngx_str_t  ngx_http_mcp_cache_zone_name = ngx_string("mcp_cache");
+
+
+static ngx_conf_enum_t  ngx_http_mcp_cache_consistencies[] = {
+    { ngx_string("strict"), NGX_HTTP_MCP_CACHE_STRICT },
+    { ngx_string("relaxed"), NGX_HTTP_MCP_CACHE_RELAXED },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_str_t  ngx_http_mcp_cache_status_names[] = {
@@ -70,6 +85,27 @@ static ngx_command_t  ngx_http_mcp_cache_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_mcp_cache_main_conf_t, redis.timeout),
+      NULL },
+
+    { ngx_string("mcp_cache_consistency"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, consistency),
+      &ngx_http_mcp_cache_consistencies },
+
+    { ngx_string("mcp_cache_write_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, write_timeout),
+      NULL },
+
+    { ngx_string("mcp_cache_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mcp_cache_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("mcp_cache_key_prefix"),
@@ -307,14 +343,18 @@ ngx_http_mcp_cache_create_main_conf(ngx_conf_t *cf)
      *     mcf->prefix = { 0, NULL };
      *     mcf->default_key = NULL;
      *     mcf->rds = NULL;
-     *     mcf->npending = 0;
+     *     mcf->zone = NULL;
+     *     mcf->max_ttl = 0;
+     *     mcf->warned = 0;
      */
 
     mcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
     mcf->redis.timeout = NGX_CONF_UNSET_MSEC;
     mcf->sub_index = NGX_ERROR;
+    mcf->consistency = NGX_CONF_UNSET_UINT;
+    mcf->write_timeout = NGX_CONF_UNSET_MSEC;
 
-    ngx_queue_init(&mcf->pending);
+    ngx_queue_init(&mcf->replaying);
 
     return mcf;
 }
@@ -329,6 +369,35 @@ ngx_http_mcp_cache_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(mcf->redis.connect_timeout, 1000);
     ngx_conf_init_msec_value(mcf->redis.timeout, 500);
+    ngx_conf_init_uint_value(mcf->consistency, NGX_HTTP_MCP_CACHE_STRICT);
+    ngx_conf_init_msec_value(mcf->write_timeout, 60000);
+
+    if (mcf->write_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mcp_cache_write_timeout\" must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->write_timeout_ms.data = ngx_pnalloc(cf->pool, NGX_INT_T_LEN);
+    if (mcf->write_timeout_ms.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->write_timeout_ms.len = ngx_sprintf(mcf->write_timeout_ms.data, "%M",
+                                            mcf->write_timeout)
+                                - mcf->write_timeout_ms.data;
+
+    /* the node's state: every worker's, a reload's too */
+
+    if (mcf->redis.name.len && mcf->zone == NULL) {
+        if (ngx_http_mcp_cache_node_init(cf, mcf,
+                                         &ngx_http_mcp_cache_zone_name,
+                                         NGX_HTTP_MCP_CACHE_ZONE_SIZE)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (mcf->prefix.data == NULL) {
         ngx_str_set(&mcf->prefix, "mcp:");
@@ -340,8 +409,8 @@ ngx_http_mcp_cache_init_main_conf(ngx_conf_t *cf, void *conf)
                 NGX_HTTP_MCP_CACHE_LOOKUP_LUA);
     ngx_str_set(&mcf->scripts[NGX_HTTP_MCP_CACHE_STORE].text,
                 NGX_HTTP_MCP_CACHE_STORE_LUA);
-    ngx_str_set(&mcf->scripts[NGX_HTTP_MCP_CACHE_INVALIDATE].text,
-                NGX_HTTP_MCP_CACHE_INVALIDATE_LUA);
+    ngx_str_set(&mcf->scripts[NGX_HTTP_MCP_CACHE_WRITE].text,
+                NGX_HTTP_MCP_CACHE_WRITE_LUA);
 
     for (i = 0; i < NGX_HTTP_MCP_CACHE_NSCRIPTS; i++) {
         ngx_http_mcp_redis_script_init(&mcf->scripts[i]);
@@ -412,14 +481,16 @@ ngx_http_mcp_cache_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /* how long another node may serve a record a relaxed write changed */
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mcp_cache_module);
+    mcf->max_ttl = ngx_max(mcf->max_ttl, conf->ttl);
+
     if (conf->lock_timeout == 0) {
         conf->lock = 0;
     }
 
     if (conf->enable) {
-        mcf = ngx_http_conf_get_module_main_conf(cf,
-                                                 ngx_http_mcp_cache_module);
-
         if (mcf->redis.name.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"mcp_cache on\" needs \"mcp_cache_redis\" "
@@ -448,6 +519,52 @@ ngx_http_mcp_cache_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return ngx_http_mcp_redis_conf_parse(cf, &mcf->redis, cf->args->elts,
                                          cf->args->nelts);
+}
+
+
+/* mcp_cache_zone name:size */
+
+static char *
+ngx_http_mcp_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mcp_cache_main_conf_t *mcf = conf;
+
+    u_char     *p;
+    ssize_t     size;
+    ngx_str_t  *value, name, s;
+
+    if (mcf->zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    p = (u_char *) ngx_strchr(value[1].data, ':');
+
+    if (p == NULL || p == value[1].data) {
+        return "needs \"name:size\"";
+    }
+
+    name.data = value[1].data;
+    name.len = p - value[1].data;
+
+    s.data = p + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid size \"%V\" of zone \"%V\", at least "
+                           "%uz", &s, &name, 8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mcp_cache_node_init(cf, mcf, &name, size) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -585,5 +702,15 @@ ngx_http_mcp_cache_pool_cleanup(void *data)
         mcf->rds = NULL;
     }
 
-    ngx_http_mcp_cache_forget_pending(mcf);
+    ngx_queue_t                   *q;
+    ngx_http_mcp_cache_pending_t  *pd;
+
+    /* the invalidations this worker was sending wait for another */
+
+    while (!ngx_queue_empty(&mcf->replaying)) {
+        q = ngx_queue_head(&mcf->replaying);
+        pd = ngx_queue_data(q, ngx_http_mcp_cache_pending_t, queue);
+
+        ngx_http_mcp_cache_node_done(pd, 0);
+    }
 }

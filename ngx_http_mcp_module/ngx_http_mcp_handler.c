@@ -12,11 +12,13 @@
  *   body    a PUT body is taken into memory as it is read, then checked
  *           and, on the canonical route, translated (ngx_http_mcp_body.c);
  *   lookup  a GET may be answered from the cache (ngx_http_mcp_cache*.c);
+ *   mark    a PUT's server is marked as being written, in the cache;
  *   fetch   a subrequest to the registry's internal location does the HTTP
  *           (ngx_http_mcp_subrequest.c), its answer is captured;
  *   answer  the registry's answer is checked and turned into the client's
  *           (ngx_http_mcp_answer.c);
- *   update  the cache learns the answer, or forgets what a PUT changed;
+ *   update  the cache keeps a GET's answer, or forgets what a PUT changed
+ *           (whatever the PUT's outcome);
  *   send    the answer goes out (ngx_http_mcp_reply.c).
  *
  * Authentication runs before, in the access phase.
@@ -214,6 +216,10 @@ ngx_http_mcp_step(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
         return ngx_http_mcp_cache_lookup(r, &ctx->route, &ctx->reply,
                                          ngx_http_mcp_step_done);
 
+    case NGX_HTTP_MCP_PHASE_MARK:
+        return ngx_http_mcp_cache_write_begin(r, &ctx->route, &ctx->reply,
+                                              ngx_http_mcp_step_done);
+
     case NGX_HTTP_MCP_PHASE_FETCH:
         if (ngx_http_mcp_subrequest_start(r, ctx) != NGX_OK) {
             return NGX_ERROR;
@@ -226,8 +232,18 @@ ngx_http_mcp_step(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
         return ngx_http_mcp_answer(r, ctx);
 
     case NGX_HTTP_MCP_PHASE_UPDATE:
-        return ngx_http_mcp_cache_update(r, &ctx->route, &ctx->reply,
-                                         ngx_http_mcp_step_done);
+
+        if (r->method == NGX_HTTP_PUT) {
+
+            /* the registry answered: its write is over, if it was made */
+
+            return ngx_http_mcp_cache_write_end(r, &ctx->route, &ctx->reply,
+                                                ctx->capture.from_registry,
+                                                ngx_http_mcp_step_done);
+        }
+
+        return ngx_http_mcp_cache_store(r, &ctx->reply,
+                                        ngx_http_mcp_step_done);
 
     default:
         return NGX_ERROR;
@@ -256,7 +272,23 @@ ngx_http_mcp_next_phase(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
 
         /* NGX_DECLINED: the client's error, in ctx->reply */
 
-        ctx->phase = (rc == NGX_OK) ? NGX_HTTP_MCP_PHASE_LOOKUP
+        if (rc != NGX_OK) {
+            ctx->phase = NGX_HTTP_MCP_PHASE_SEND;
+
+        } else if (r->method == NGX_HTTP_PUT) {
+            ctx->phase = NGX_HTTP_MCP_PHASE_MARK;
+
+        } else {
+            ctx->phase = NGX_HTTP_MCP_PHASE_LOOKUP;
+        }
+
+        break;
+
+    case NGX_HTTP_MCP_PHASE_MARK:
+
+        /* NGX_DECLINED: the write must not go, ctx->reply says why */
+
+        ctx->phase = (rc == NGX_OK) ? NGX_HTTP_MCP_PHASE_FETCH
                                     : NGX_HTTP_MCP_PHASE_SEND;
         break;
 

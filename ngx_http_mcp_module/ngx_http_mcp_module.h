@@ -104,6 +104,7 @@ typedef struct {
 typedef enum {
     NGX_HTTP_MCP_PHASE_BODY = 0,    /* a PUT's body is checked */
     NGX_HTTP_MCP_PHASE_LOOKUP,      /* the cache may have the answer */
+    NGX_HTTP_MCP_PHASE_MARK,        /* a PUT's server: being written */
     NGX_HTTP_MCP_PHASE_FETCH,       /* the registry's subrequest */
     NGX_HTTP_MCP_PHASE_ANSWER,      /* its answer becomes the client's */
     NGX_HTTP_MCP_PHASE_UPDATE,      /* the cache learns, or forgets */

@@ -55,6 +55,7 @@ typedef struct {
     in_port_t                       port;
     ngx_str_t                       path;       /* unix socket, terminated */
     ngx_uint_t                      db;
+    ngx_uint_t                      wait_replicas;  /* WAIT after writes */
     ngx_str_t                       user;
     ngx_str_t                       password;   /* never logged */
     ngx_msec_t                      connect_timeout;

@@ -18,7 +18,7 @@ static char *ngx_http_mcp_redis_conf_password(ngx_conf_t *cf,
 
 
 /*
- * mcp_cache_redis <host[:port]|unix:/path> [db=N] [user=U]
+ * mcp_cache_redis <host[:port]|unix:/path> [db=N] [wait_replicas=N] [user=U]
  *                 [password_file=F];
  */
 
@@ -86,6 +86,16 @@ ngx_http_mcp_redis_conf_parse(ngx_conf_t *cf, ngx_http_mcp_redis_conf_t *rc,
             }
 
             rc->db = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "wait_replicas=", 14) == 0) {
+            n = ngx_atoi(value[i].data + 14, value[i].len - 14);
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            rc->wait_replicas = n;
             continue;
         }
 

@@ -397,14 +397,38 @@ def test_an_expired_entry_is_a_miss_while_its_hash_lives_on(cache_gw, mocks,
     fields = rdb.hgetall(key)
     meta = [f for f in fields if not f.endswith(b":b")]
     assert len(meta) == 1
-    code, _ = fields[meta[0]].split()
+    code, _, run_id = fields[meta[0]].split()
     past = int(time.time() * 1000) - 1000
-    rdb.hset(key, meta[0], code + b" " + str(past).encode())
+    rdb.hset(key, meta[0], b" ".join((code, str(past).encode(), run_id)))
     assert rdb.pttl(key) > 30000
 
     assert status(ngx.get(native("kambrium"), headers=alice)) == "MISS"
     assert status(ngx.get(native("kambrium"), headers=alice)) == "HIT"
     assert fetches(mocks, "kambrium") == 2
+
+
+def test_an_entry_another_server_wrote_is_never_served(cache_gw, mocks,
+                                                      demo_keys, rdb):
+    """an entry names the server that wrote it (its run id): what a replica
+    promoted by a failover, or a server restarted from its snapshot, holds
+    from before is a miss, by the probe and by the script alike"""
+    ngx = cache_gw()
+    alice = token(demo_keys)
+    assert status(ngx.get(native("kambrium"), headers=alice)) == "MISS"
+    assert status(ngx.get(native("kambrium"), headers=alice)) == "HIT"
+
+    key = "mcp:{kambrium:%s}:entries" % SEED["kambrium"]
+    fields = rdb.hgetall(key)
+    meta = [f for f in fields if not f.endswith(b":b")][0]
+    code, expiry, run_id = fields[meta].split()
+    other = b"0" * len(run_id)
+    rdb.hset(key, meta, b" ".join((code, expiry, other)))
+
+    # the worker that hit has run a script: its next look is the probe
+    assert status(ngx.get(native("kambrium"), headers=alice)) == "MISS"
+    assert status(ngx.get(native("kambrium"), headers=alice)) == "HIT"
+    assert fetches(mocks, "kambrium") == 2
+    assert rdb.hget(key, meta).split()[2] == run_id
 
 
 def test_a_hit_costs_redis_one_plain_command(cache_gw, mocks, demo_keys, rdb):
@@ -560,9 +584,11 @@ def test_put_invalidates_every_variant_on_every_node(cache_gw, mocks,
     assert r.status_code == 200
     assert status(r) is None
 
-    # gone before the PUT's answer came back
+    # gone before the PUT's answer came back; a new generation before the
+    # PUT went and after it came back; the writer left its marker
     assert not rdb.exists("mcp:{kambrium:123}:entries")
-    assert int(rdb.get("mcp:{kambrium:123}:gen")) == int(gen) + 1
+    assert int(rdb.get("mcp:{kambrium:123}:gen")) == int(gen) + 2
+    assert rdb.hlen("mcp:{kambrium:123}:write") == 0
 
     for v in variants:
         r = node1.get(path, headers=v)
@@ -839,6 +865,10 @@ def test_an_idle_connection_closed_by_redis_is_reopened(cache_gw, mocks,
 
 
 def test_redis_down_from_the_start(cache_gw, mocks, demo_keys):
+    """reads are served from the registry; a write is not forwarded
+    (mcp_cache_consistency strict): the gateway could not keep other nodes
+    from serving the old record, so nothing changes and the client is told
+    why"""
     ngx = cache_gw(redis_addr="127.0.0.1:%d" % harness.free_port())
     alice = token(demo_keys)
 
@@ -847,23 +877,48 @@ def test_redis_down_from_the_start(cache_gw, mocks, demo_keys):
         assert (r.status_code, status(r)) == (200, "ERROR")
     r = ngx.put(native("kambrium"), headers=alice,
                 json={"agent_enabled": False})
-    assert r.status_code == 200
+    assert r.status_code == 503
+    assert r.headers["Content-Type"] == "application/json"
+    assert "not forwarded" in r.json()["detail"]
     assert fetches(mocks, "kambrium") == 6
+    assert fetches(mocks, "kambrium", method="PUT") == 0
 
     log = ngx.error_log()
     assert set(warnings_by_worker(log).values()) == {1}
-    assert "could not invalidate \"mcp:{kambrium:123}:gen\"" in log
     assert "cache=ERROR" in access_log(ngx, "cache=ERROR")
+
+
+def test_redis_down_relaxed_forwards_and_says_for_how_long(cache_gw, mocks,
+                                                           demo_keys):
+    """mcp_cache_consistency relaxed: the write goes, its answer says how
+    long other nodes may serve the previous record (the longest
+    mcp_cache_ttl), and the log says it once"""
+    ngx = cache_gw(redis_addr="127.0.0.1:%d" % harness.free_port(),
+                   http="mcp_cache_consistency relaxed;")
+    alice = token(demo_keys)
+
+    for _ in range(3):
+        r = ngx.put(native("kambrium"), headers=alice,
+                    json={"agent_enabled": False})
+        assert r.status_code == 200
+        assert r.headers["X-Cache-Invalidation"] == "pending; max-stale=60"
+    assert fetches(mocks, "kambrium", method="PUT") == 3
+
+    log = ngx.error_log()
+    assert log.count("mcp_cache_consistency relaxed") <= 2  # one a worker
+    assert "could not invalidate kambrium:123 after a PUT" in log
 
 
 def test_invalidations_missed_while_down_are_replayed(cache_gw, mocks,
                                                       demo_keys, rdb,
                                                       redis_server):
-    """a node that cannot reach Redis during a PUT invalidates as soon as
-    it can again: the other nodes stop serving the old answer"""
+    """a node that cannot reach Redis during a PUT (relaxed: it forwards
+    it) invalidates as soon as it can again: the other nodes stop serving
+    the old answer"""
     node1, node2 = cache_gw(), cache_gw(
         http="mcp_cache_redis_timeout %s;\n"
-             "mcp_cache_redis_connect_timeout %s;" % (ms(300), ms(300)))
+             "mcp_cache_redis_connect_timeout %s;\n"
+             "mcp_cache_consistency relaxed;" % (ms(300), ms(300)))
     alice = token(demo_keys)
     path = native("barndoor")
 
@@ -916,8 +971,8 @@ def test_redis_slow_beyond_the_timeout(cache_gw, mocks, demo_keys, rdb):
 def test_a_node_refused_scripts_serves_nothing_its_put_changed(
         nginx, cache_gw, mocks, demo_keys, rdb, tmp_path, redis_server):
     """Redis refusing scripts to one node (an ACL) while plain commands
-    work: that node's invalidations fail, so it may not serve hits by
-    HMGET alone; once scripts are allowed again, it serves nothing of the
+    work (relaxed: its writes go): that node's invalidations fail, so it
+    may not serve hits by HMGET alone; once scripts are allowed again, it serves nothing of the
     server it changed until it has replayed the invalidation, on the same
     connection (one worker here, whose queue that is)"""
     rdb.execute_command("ACL", "SETUSER", "noeval", "on", ">noevalpw",
@@ -926,7 +981,8 @@ def test_a_node_refused_scripts_serves_nothing_its_put_changed(
     pw.write_text("noevalpw\n")
     good = cache_gw()
     text = conf("127.0.0.1:%d user=noeval password_file=%s"
-                % (redis_server.port, pw))
+                % (redis_server.port, pw),
+                http="mcp_cache_consistency relaxed;")
     bad = nginx(text.replace("worker_processes  2;", "worker_processes  1;"),
                 **ports(mocks))
     alice = token(demo_keys)
@@ -940,6 +996,7 @@ def test_a_node_refused_scripts_serves_nothing_its_put_changed(
     r = bad.put(path, headers=alice, json={"name": "Renamed"})
     assert r.status_code == 200
     assert "could not invalidate" in bad.error_log()
+    assert r.headers["X-Cache-Invalidation"] == "pending; max-stale=60"
     r = bad.get(path, headers=alice)
     assert (status(r), r.json()["name"]) == ("ERROR", "Renamed")
 
@@ -989,9 +1046,9 @@ def test_redis_answering_errors(cache_gw, mocks, demo_keys, rdb, refusal,
 
 # -- connecting ---------------------------------------------------------------
 
-ACL_COMMANDS = ("auth", "select", "role", "info", "evalsha", "eval", "time", "get",
-                "set", "incr", "exists", "pexpire", "pttl", "del", "unlink",
-                "hmget", "hset", "hdel")
+ACL_COMMANDS = ("auth", "select", "role", "info", "evalsha", "eval", "time",
+                "get", "set", "incr", "exists", "pexpire", "pttl", "del",
+                "unlink", "hmget", "hgetall", "hset", "hdel")
 
 
 @pytest.fixture

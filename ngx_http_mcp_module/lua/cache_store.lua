@@ -1,20 +1,27 @@
 -- The store of a registry's answer (ngx_http_mcp_cache_store.c): kept only
--- if the server's generation is still the one the lookup saw, so that a
--- PUT in between wins; the entry's lock, if this request holds it, goes.
+-- if the server is still the one the lookup asked (its run id: not another
+-- after a failover or a restart), its generation still the one the lookup
+-- saw and no write is under way, so that a PUT in between wins; the
+-- entry's lock, if this request holds it, goes.  The entry names the
+-- server that wrote it.
 --
 -- Returns 1 if stored.
 
-local gen_key, entries_key, lock_key = KEYS[1], KEYS[2], KEYS[3]
+local gen_key, entries_key, write_key, lock_key =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 -- ttl_ms "0": only unlock
-local field, gen, ttl_ms, status, body, token =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local field, gen, ttl_ms, status, body, token, run_id =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 
 if token ~= '' and redis.call('GET', lock_key) == token then
   redis.call('DEL', lock_key)
 end
 
-if ttl_ms == '0' or redis.call('GET', gen_key) ~= gen then
+if ttl_ms == '0' or redis.call('GET', gen_key) ~= gen
+   or redis.call('EXISTS', write_key) == 1
+   or string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') ~= run_id
+then
   return 0
 end
 
@@ -23,7 +30,7 @@ local ttl = tonumber(ttl_ms)
 local expiry = t[1] * 1000 + math.floor(t[2] / 1000) + ttl
 
 redis.call('HSET', entries_key, field, status .. ' ' ..
-           string.format('%d', expiry), field .. ':b', body)
+           string.format('%d', expiry) .. ' ' .. run_id, field .. ':b', body)
 
 if redis.call('PTTL', entries_key) < ttl then
   redis.call('PEXPIRE', entries_key, ttl)
