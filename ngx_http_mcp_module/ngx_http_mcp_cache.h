@@ -214,6 +214,9 @@ typedef struct {
     ngx_str_t                       lock_ms;
     ngx_uint_t                      step;       /* of a write */
 
+    ngx_str_t                       flight;     /* the entry, node-wide */
+    ngx_uint_t                      ticket;
+
     ngx_uint_t                      status;     /* ngx_http_mcp_cache_... */
     ngx_table_elt_t                *header;
 
@@ -221,6 +224,8 @@ typedef struct {
     unsigned                        locked:1;   /* this request's lock */
     unsigned                        store:1;    /* the answer is kept */
     unsigned                        marked:1;   /* a write's marker is set */
+    unsigned                        alone:1;    /* Redis cannot help */
+    unsigned                        leader:1;   /* of a flight */
 } ngx_http_mcp_cache_ctx_t;
 
 
@@ -258,6 +263,13 @@ ngx_queue_t *ngx_http_mcp_cache_node_claim(ngx_shm_zone_t *zone,
     ngx_log_t *log);
 void ngx_http_mcp_cache_node_done(ngx_http_mcp_cache_pending_t *pd,
     ngx_uint_t sent);
+ngx_int_t ngx_http_mcp_cache_flight_join(ngx_shm_zone_t *zone,
+    ngx_str_t *key, ngx_uint_t *ticket);
+ngx_int_t ngx_http_mcp_cache_flight_wait(ngx_shm_zone_t *zone,
+    ngx_str_t *key, ngx_uint_t ticket, ngx_pool_t *pool,
+    ngx_http_mcp_reply_t *reply);
+void ngx_http_mcp_cache_flight_land(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_http_mcp_reply_t *reply);
 
 
 extern ngx_module_t  ngx_http_mcp_cache_module;

@@ -201,13 +201,25 @@ ngx_http_mcp_cache_token(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
 
 /*
  * The request goes away: a reply that comes later must not touch it, and
- * a lock it holds is released for the requests that wait for it.
+ * a lock it holds, or a flight it leads, is released for the requests that
+ * wait for it.
  */
 
 static void
 ngx_http_mcp_cache_cleanup(void *data)
 {
     ngx_http_mcp_cache_ctx_t *cctx = data;
+
+    ngx_http_mcp_cache_main_conf_t  *mcf;
+
+    if (cctx->leader) {
+
+        /* a flight that will not land: the next waiter leads one */
+
+        mcf = ngx_http_get_module_main_conf(cctx->request,
+                                            ngx_http_mcp_cache_module);
+        ngx_http_mcp_cache_flight_land(mcf->zone, &cctx->flight, NULL);
+    }
 
     if (cctx->cmd) {
         ngx_http_mcp_redis_cancel(cctx->cmd);

@@ -7,7 +7,9 @@
  * lookup script (lua/cache_lookup.lua), which reads the generation and
  * takes the entry's lock; a request that finds the entry locked by
  * another looks again every NGX_HTTP_MCP_CACHE_POLL ms, until the lock
- * timeout.  Redis failing is a miss that is not stored ("ERROR").
+ * timeout.  Redis failing is a miss that is not stored ("ERROR"), and so
+ * is a server being written ("BYPASS"); the node's requests for the same
+ * entry then share fetches from the registry (ngx_http_mcp_cache_node.c).
  */
 
 
@@ -15,7 +17,10 @@
 
 
 /* between two lookups while another request fetches the same entry */
-#define NGX_HTTP_MCP_CACHE_POLL  20
+#define NGX_HTTP_MCP_CACHE_POLL         20
+
+/* between two looks at a fetch the node's requests share */
+#define NGX_HTTP_MCP_CACHE_FLIGHT_POLL  10
 
 
 static ngx_uint_t ngx_http_mcp_cache_no_cache(ngx_http_request_t *r);
@@ -34,6 +39,11 @@ static ngx_int_t ngx_http_mcp_cache_found(ngx_http_request_t *r,
 static ngx_int_t ngx_http_mcp_cache_hit(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx, redisReply *status, redisReply *body);
 static void ngx_http_mcp_cache_wait_handler(ngx_event_t *ev);
+static void ngx_http_mcp_cache_unhelped(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx, ngx_uint_t status);
+static ngx_int_t ngx_http_mcp_cache_flight(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx);
+static void ngx_http_mcp_cache_flight_handler(ngx_event_t *ev);
 
 
 /*
@@ -91,22 +101,32 @@ ngx_http_mcp_cache_lookup(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
      * until the invalidation went through
      */
 
+    cctx->deadline = ngx_current_msec + lcf->lock_timeout;
+
     if (ngx_http_mcp_cache_node_pending(mcf->zone,
                                        &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_GEN]))
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "mcp cache: invalidation pending, no lookup");
 
-        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
-        return NGX_DECLINED;
-    }
+        /*
+         * and if this worker reaches a primary, it sends what waits (what
+         * another worker had taken, and could not send, included)
+         */
 
-    cctx->deadline = ngx_current_msec + lcf->lock_timeout;
+        if (ngx_http_mcp_redis_ready(mcf->rds)) {
+            ngx_http_mcp_cache_replay(mcf->rds, mcf);
+        }
+
+        ngx_http_mcp_cache_unhelped(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
+        return ngx_http_mcp_cache_flight(r, cctx);
+    }
 
     rc = ngx_http_mcp_cache_send_lookup(r, cctx);
 
     if (rc == NGX_DECLINED) {
-        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
+        ngx_http_mcp_cache_unhelped(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
+        return ngx_http_mcp_cache_flight(r, cctx);
     }
 
     return rc;
@@ -220,8 +240,7 @@ ngx_http_mcp_cache_probe_done(void *data, redisReply *reply)
 
     if (rc == NGX_DECLINED) {
         /* Redis failed: to the registry */
-        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
-        cctx->have_gen = 0;
+        ngx_http_mcp_cache_unhelped(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
     }
 
     ngx_http_mcp_cache_lookup_end(cctx, rc);
@@ -374,9 +393,123 @@ ngx_http_mcp_cache_lookup_done(void *data, redisReply *reply)
 static void
 ngx_http_mcp_cache_lookup_end(ngx_http_mcp_cache_ctx_t *cctx, ngx_int_t rc)
 {
+    if (rc == NGX_DECLINED && cctx->alone) {
+        rc = ngx_http_mcp_cache_flight(cctx->request, cctx);
+    }
+
     if (rc != NGX_AGAIN) {
         cctx->done(cctx->request, rc);
     }
+}
+
+
+/* Redis cannot answer this request: it goes to the registry, uncached */
+
+static void
+ngx_http_mcp_cache_unhelped(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx, ngx_uint_t status)
+{
+    ngx_http_mcp_cache_set_status(r, cctx, status);
+
+    cctx->have_gen = 0;
+    cctx->alone = 1;
+}
+
+
+/*
+ * The node shares such fetches (ngx_http_mcp_cache_node.c): NGX_DECLINED,
+ * this request fetches (it leads a flight, or flies alone); NGX_OK, a
+ * fetch it shared has landed, its answer is in cctx->reply; NGX_AGAIN, it
+ * waits for one; NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_mcp_cache_flight(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx)
+{
+    u_char                          *p;
+    ngx_int_t                        rc;
+    ngx_str_t                       *gen;
+    ngx_http_mcp_cache_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
+
+    gen = &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_GEN];
+
+    cctx->flight.len = gen->len + cctx->field.len;
+    cctx->flight.data = ngx_pnalloc(r->pool, cctx->flight.len);
+    if (cctx->flight.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(cctx->flight.data, gen->data, gen->len);
+    ngx_memcpy(p, cctx->field.data, cctx->field.len);
+
+    rc = ngx_http_mcp_cache_flight_join(mcf->zone, &cctx->flight,
+                                        &cctx->ticket);
+
+    if (rc == NGX_OK) {
+        cctx->leader = 1;
+        return NGX_DECLINED;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mcp cache: waits for a shared fetch, ticket %ui",
+                   cctx->ticket);
+
+    cctx->wait.handler = ngx_http_mcp_cache_flight_handler;
+    ngx_add_timer(&cctx->wait, NGX_HTTP_MCP_CACHE_FLIGHT_POLL);
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_mcp_cache_flight_handler(ngx_event_t *ev)
+{
+    ngx_http_mcp_cache_ctx_t *cctx = ev->data;
+
+    ngx_int_t                        rc;
+    ngx_http_request_t              *r;
+    ngx_http_mcp_cache_main_conf_t  *mcf;
+
+    r = cctx->request;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
+
+    if ((ngx_msec_int_t) (ngx_current_msec - cctx->deadline) >= 0) {
+
+        /* mcp_cache_lock_timeout: fetch it too */
+
+        cctx->done(r, NGX_DECLINED);
+        return;
+    }
+
+    rc = ngx_http_mcp_cache_flight_wait(mcf->zone, &cctx->flight,
+                                        cctx->ticket, r->pool, cctx->reply);
+
+    switch (rc) {
+
+    case NGX_AGAIN:
+        ngx_add_timer(&cctx->wait, NGX_HTTP_MCP_CACHE_FLIGHT_POLL);
+        return;
+
+    case NGX_DECLINED:
+
+        /* the last flight has landed, without it: this one leads the next */
+
+        cctx->leader = 1;
+        break;
+
+    default:
+        break;
+    }
+
+    cctx->done(r, rc);
 }
 
 
@@ -394,8 +527,7 @@ ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
     redisReply  **e;
 
     if (reply == NULL) {
-        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
-        cctx->have_gen = 0;
+        ngx_http_mcp_cache_unhelped(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
         return NGX_DECLINED;
     }
 
@@ -409,8 +541,7 @@ ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "mcp cache: unexpected lookup reply from redis");
-        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
-        cctx->have_gen = 0;
+        ngx_http_mcp_cache_unhelped(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
         return NGX_DECLINED;
     }
 
@@ -477,8 +608,7 @@ ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "mcp cache: the server is being written");
 
-        ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_BYPASS);
-        cctx->have_gen = 0;
+        ngx_http_mcp_cache_unhelped(r, cctx, NGX_HTTP_MCP_CACHE_BYPASS);
         return NGX_DECLINED;
 
     case 'W':
@@ -505,8 +635,7 @@ ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "mcp cache: unexpected lookup reply from redis");
 
-    ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
-    cctx->have_gen = 0;
+    ngx_http_mcp_cache_unhelped(r, cctx, NGX_HTTP_MCP_CACHE_ERROR);
 
     return NGX_DECLINED;
 }
@@ -580,9 +709,8 @@ ngx_http_mcp_cache_wait_handler(ngx_event_t *ev)
 
     if (rc == NGX_DECLINED) {
         /* Redis went away meanwhile */
-        ngx_http_mcp_cache_set_status(cctx->request, cctx,
-                                      NGX_HTTP_MCP_CACHE_ERROR);
-        cctx->have_gen = 0;
+        ngx_http_mcp_cache_unhelped(cctx->request, cctx,
+                                    NGX_HTTP_MCP_CACHE_ERROR);
     }
 
     ngx_http_mcp_cache_lookup_end(cctx, rc);

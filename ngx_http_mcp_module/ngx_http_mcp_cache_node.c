@@ -11,6 +11,15 @@
  * at a counter when nothing waits), and whichever worker reaches a primary
  * first sends it, before anything else (ngx_http_mcp_cache_replay()).  A
  * reload keeps the zone, and so what waits in it.
+ *
+ * A fetch from the registry that Redis cannot spare (it failed, or the
+ * server is being written) is shared by the node's requests for the same
+ * entry, so that a stall of Redis is not a stampede on the registry: one
+ * fetch per entry at a time ("a flight").  A request shares only a fetch
+ * that began after it arrived (its ticket): what it gets is never older
+ * than what it would have fetched itself, whatever PUT was answered in
+ * between, on any node.  The others wait for the next flight, which the
+ * first of them to see the last one land starts.
  */
 
 
@@ -30,18 +39,58 @@ typedef struct {
 } ngx_http_mcp_cache_node_pending_t;
 
 
+/* a fetch that the requests for one entry share */
+
+typedef struct {
+    ngx_rbtree_node_t               node;       /* key: crc32 of the entry */
+    ngx_queue_t                     queue;      /* oldest first */
+
+    ngx_uint_t                      tickets;    /* requests that came */
+    ngx_uint_t                      flying;     /* serves tickets up to */
+    ngx_uint_t                      landed;     /* served tickets up to */
+    ngx_msec_t                      updated;
+
+    ngx_uint_t                      status;     /* of what landed */
+    u_char                         *body;
+    size_t                          size;
+
+    u_short                         len;
+    u_char                          key[1];
+} ngx_http_mcp_cache_flight_t;
+
+
 typedef struct {
     ngx_rbtree_t                    rbtree;
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     queue;
     ngx_atomic_t                    npending;
+
+    ngx_rbtree_t                    flights;
+    ngx_rbtree_node_t               flights_sentinel;
+    ngx_queue_t                     flights_queue;
 } ngx_http_mcp_cache_shctx_t;
+
+
+/* a flight that nothing used this long is forgotten */
+#define NGX_HTTP_MCP_CACHE_FLIGHT_IDLE     10000
+
+/* a leader that did not land for this long is taken for lost */
+#define NGX_HTTP_MCP_CACHE_FLIGHT_ABANDON  120000
 
 
 static ngx_int_t ngx_http_mcp_cache_node_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static void ngx_http_mcp_cache_node_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_mcp_cache_flight_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_http_mcp_cache_flight_t *ngx_http_mcp_cache_flight_find(
+    ngx_http_mcp_cache_shctx_t *sh, ngx_str_t *key, uint32_t hash);
+static void ngx_http_mcp_cache_flight_expire(ngx_http_mcp_cache_shctx_t *sh,
+    ngx_slab_pool_t *shpool, ngx_uint_t all);
+static ngx_int_t ngx_http_mcp_cache_flight_take(
+    ngx_http_mcp_cache_flight_t *fl, ngx_uint_t ticket, ngx_pool_t *pool,
+    ngx_http_mcp_reply_t *reply);
 static ngx_http_mcp_cache_node_pending_t *ngx_http_mcp_cache_node_find(
     ngx_http_mcp_cache_shctx_t *sh, ngx_str_t *gen, uint32_t hash);
 
@@ -97,6 +146,10 @@ ngx_http_mcp_cache_node_init_zone(ngx_shm_zone_t *zone, void *data)
     ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
                     ngx_http_mcp_cache_node_insert);
     ngx_queue_init(&sh->queue);
+
+    ngx_rbtree_init(&sh->flights, &sh->flights_sentinel,
+                    ngx_http_mcp_cache_flight_insert);
+    ngx_queue_init(&sh->flights_queue);
 
     shpool->data = sh;
     zone->data = sh;
@@ -415,6 +468,323 @@ ngx_http_mcp_cache_node_find(ngx_http_mcp_cache_shctx_t *sh, ngx_str_t *gen,
 
         if (rc == 0) {
             return pd;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A request that must go to the registry joins the entry's flights
+ * ("key": the server's generation key and the entry's field).  NGX_OK:
+ * "ticket" is its place, and it leads a flight (it fetches, then lands
+ * the answer); NGX_AGAIN: it waits for a flight that serves its ticket
+ * (ngx_http_mcp_cache_flight_wait()); NGX_DECLINED: no room, it fetches
+ * alone.
+ */
+
+ngx_int_t
+ngx_http_mcp_cache_flight_join(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_uint_t *ticket)
+{
+    uint32_t                      hash;
+    ngx_int_t                     rc;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_mcp_cache_shctx_t   *sh;
+    ngx_http_mcp_cache_flight_t  *fl;
+
+    if (key->len > 0xffff) {
+        return NGX_DECLINED;
+    }
+
+    sh = zone->data;
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    hash = ngx_crc32_short(key->data, key->len);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    ngx_http_mcp_cache_flight_expire(sh, shpool, 0);
+
+    fl = ngx_http_mcp_cache_flight_find(sh, key, hash);
+
+    if (fl == NULL) {
+        fl = ngx_slab_calloc_locked(shpool,
+                                 offsetof(ngx_http_mcp_cache_flight_t, key)
+                                 + key->len);
+        if (fl == NULL) {
+            ngx_http_mcp_cache_flight_expire(sh, shpool, 1);
+
+            fl = ngx_slab_calloc_locked(shpool,
+                                 offsetof(ngx_http_mcp_cache_flight_t, key)
+                                 + key->len);
+        }
+
+        if (fl == NULL) {
+            ngx_shmtx_unlock(&shpool->mutex);
+            return NGX_DECLINED;
+        }
+
+        fl->node.key = hash;
+        fl->len = (u_short) key->len;
+        ngx_memcpy(fl->key, key->data, key->len);
+
+        ngx_rbtree_insert(&sh->flights, &fl->node);
+
+    } else {
+        ngx_queue_remove(&fl->queue);
+    }
+
+    ngx_queue_insert_tail(&sh->flights_queue, &fl->queue);
+    fl->updated = ngx_current_msec;
+
+    *ticket = ++fl->tickets;
+
+    if (fl->flying) {
+        rc = NGX_AGAIN;
+
+    } else {
+        fl->flying = *ticket;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * A waiter looks again.  NGX_OK: a flight that began after it came has
+ * landed, "reply" is a copy of its answer; NGX_DECLINED: none is flying
+ * any more, so it leads the next one (all who wait so far ride along);
+ * NGX_AGAIN: wait on.
+ */
+
+ngx_int_t
+ngx_http_mcp_cache_flight_wait(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_uint_t ticket, ngx_pool_t *pool, ngx_http_mcp_reply_t *reply)
+{
+    ngx_int_t                     rc;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_mcp_cache_shctx_t   *sh;
+    ngx_http_mcp_cache_flight_t  *fl;
+
+    sh = zone->data;
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    fl = ngx_http_mcp_cache_flight_find(sh, key,
+                                        ngx_crc32_short(key->data, key->len));
+
+    if (fl == NULL) {
+        rc = NGX_DECLINED;
+
+    } else if (fl->landed >= ticket && fl->body) {
+        rc = ngx_http_mcp_cache_flight_take(fl, ticket, pool, reply);
+
+    } else if (fl->flying
+               && ngx_current_msec - fl->updated
+                  < NGX_HTTP_MCP_CACHE_FLIGHT_ABANDON)
+    {
+        rc = NGX_AGAIN;
+
+    } else {
+        fl->flying = fl->tickets;
+        fl->updated = ngx_current_msec;
+        rc = NGX_DECLINED;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * The leader's fetch is over: its answer (NULL: none, the leader failed)
+ * serves every ticket up to the one the flight was started for.
+ */
+
+void
+ngx_http_mcp_cache_flight_land(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_http_mcp_reply_t *reply)
+{
+    u_char                       *p;
+    size_t                        size;
+    ngx_chain_t                  *cl;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_mcp_cache_shctx_t   *sh;
+    ngx_http_mcp_cache_flight_t  *fl;
+
+    sh = zone->data;
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    size = 0;
+
+    if (reply) {
+        for (cl = reply->body; cl; cl = cl->next) {
+            size += ngx_buf_size(cl->buf);
+        }
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    fl = ngx_http_mcp_cache_flight_find(sh, key,
+                                        ngx_crc32_short(key->data, key->len));
+    if (fl == NULL || fl->flying == 0) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return;
+    }
+
+    if (fl->body) {
+        ngx_slab_free_locked(shpool, fl->body);
+        fl->body = NULL;
+    }
+
+    p = (reply && size) ? ngx_slab_alloc_locked(shpool, size) : NULL;
+
+    if (p) {
+        fl->body = p;
+        fl->size = size;
+        fl->status = reply->status;
+        fl->landed = fl->flying;
+
+        for (cl = reply->body; cl; cl = cl->next) {
+            p = ngx_cpymem(p, cl->buf->pos, ngx_buf_size(cl->buf));
+        }
+    }
+
+    /* without an answer, the next waiter to look leads the next flight */
+
+    fl->flying = 0;
+    fl->updated = ngx_current_msec;
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+static ngx_int_t
+ngx_http_mcp_cache_flight_take(ngx_http_mcp_cache_flight_t *fl,
+    ngx_uint_t ticket, ngx_pool_t *pool, ngx_http_mcp_reply_t *reply)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_create_temp_buf(pool, fl->size);
+    cl = ngx_alloc_chain_link(pool);
+
+    if (b == NULL || cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, fl->body, fl->size);
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    reply->status = fl->status;
+    reply->body = cl;
+
+    return NGX_OK;
+}
+
+
+/* flights nobody used for a while go, or all idle ones when memory is short */
+
+static void
+ngx_http_mcp_cache_flight_expire(ngx_http_mcp_cache_shctx_t *sh,
+    ngx_slab_pool_t *shpool, ngx_uint_t all)
+{
+    ngx_queue_t                  *q;
+    ngx_http_mcp_cache_flight_t  *fl;
+
+    while (!ngx_queue_empty(&sh->flights_queue)) {
+        q = ngx_queue_head(&sh->flights_queue);
+        fl = ngx_queue_data(q, ngx_http_mcp_cache_flight_t, queue);
+
+        if (fl->flying
+            || (!all && ngx_current_msec - fl->updated
+                        < NGX_HTTP_MCP_CACHE_FLIGHT_IDLE))
+        {
+            return;
+        }
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&sh->flights, &fl->node);
+
+        if (fl->body) {
+            ngx_slab_free_locked(shpool, fl->body);
+        }
+
+        ngx_slab_free_locked(shpool, fl);
+    }
+}
+
+
+static void
+ngx_http_mcp_cache_flight_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t            **p;
+    ngx_http_mcp_cache_flight_t   *fn, *ft;
+
+    for ( ;; ) {
+
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        } else {
+            fn = (ngx_http_mcp_cache_flight_t *) node;
+            ft = (ngx_http_mcp_cache_flight_t *) temp;
+
+            p = (ngx_memn2cmp(fn->key, ft->key, fn->len, ft->len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_http_mcp_cache_flight_t *
+ngx_http_mcp_cache_flight_find(ngx_http_mcp_cache_shctx_t *sh, ngx_str_t *key,
+    uint32_t hash)
+{
+    ngx_int_t                     rc;
+    ngx_rbtree_node_t            *node, *sentinel;
+    ngx_http_mcp_cache_flight_t  *fl;
+
+    node = sh->flights.root;
+    sentinel = sh->flights.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        fl = (ngx_http_mcp_cache_flight_t *) node;
+
+        rc = ngx_memn2cmp(key->data, fl->key, key->len, fl->len);
+
+        if (rc == 0) {
+            return fl;
         }
 
         node = (rc < 0) ? node->left : node->right;

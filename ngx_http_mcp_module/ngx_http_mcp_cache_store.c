@@ -31,13 +31,28 @@ ngx_http_mcp_cache_store(ngx_http_request_t *r, ngx_http_mcp_reply_t *reply,
 
     cctx = ngx_http_get_module_ctx(r, ngx_http_mcp_cache_module);
 
-    if (cctx == NULL || !cctx->have_gen
-        || cctx->status == NGX_HTTP_MCP_CACHE_HIT)
-    {
+    if (cctx == NULL) {
         return NGX_OK;
     }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
+
+    if (cctx->leader) {
+
+        /*
+         * the node's requests that waited for this fetch get its answer;
+         * not a failure of the gateway or the registry: they try again
+         */
+
+        cctx->leader = 0;
+        ngx_http_mcp_cache_flight_land(mcf->zone, &cctx->flight,
+                                       reply->status < 500 ? reply : NULL);
+    }
+
+    if (!cctx->have_gen || cctx->status == NGX_HTTP_MCP_CACHE_HIT) {
+        return NGX_OK;
+    }
+
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_cache_module);
 
     cctx->reply = reply;

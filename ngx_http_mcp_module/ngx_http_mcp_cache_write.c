@@ -327,7 +327,7 @@ ngx_http_mcp_cache_write_ended(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx, ngx_uint_t ok)
 {
     u_char                          *p;
-    ngx_str_t                        value;
+    ngx_str_t                        value, token;
     ngx_http_mcp_cache_main_conf_t  *mcf;
 
     if (ok) {
@@ -336,7 +336,18 @@ ngx_http_mcp_cache_write_ended(ngx_http_request_t *r,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
 
-    if (ngx_http_mcp_cache_node_add(mcf->zone, cctx->keys, &cctx->token)
+    /*
+     * sent again, it removes the writer from the marker if the write is
+     * known to be over; else the marker lasts until its deadline
+     */
+
+    token = cctx->token;
+
+    if (cctx->step != NGX_HTTP_MCP_CACHE_WRITE_END) {
+        ngx_str_set(&token, "");
+    }
+
+    if (ngx_http_mcp_cache_node_add(mcf->zone, cctx->keys, &token)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -382,7 +393,8 @@ ngx_http_mcp_cache_write_ended(ngx_http_request_t *r,
 /*
  * A primary answers (again): the node's invalidations that wait go first.
  * Each was a write whose end Redis did not take: the entries go, a new
- * generation starts; its marker, if any, ends at its deadline.
+ * generation starts, and the writer leaves the marker if the write was
+ * known to be over (its token; none: the marker ends at its deadline).
  */
 
 void
@@ -410,7 +422,7 @@ ngx_http_mcp_cache_replay(ngx_http_mcp_redis_t *rds, void *data)
         ngx_queue_insert_tail(&mcf->replaying, q);
 
         pd->args[NGX_HTTP_MCP_WRITE_STEP] =
-                  ngx_http_mcp_cache_write_steps[NGX_HTTP_MCP_CACHE_WRITE_UNKNOWN];
+                      ngx_http_mcp_cache_write_steps[NGX_HTTP_MCP_CACHE_WRITE_END];
         pd->args[NGX_HTTP_MCP_WRITE_DEADLINE_MS] = mcf->write_timeout_ms;
 
         if (ngx_http_mcp_redis_eval(rds,
