@@ -715,6 +715,35 @@ def registry_gets(mock, path=UPSTREAM_PATH):
     return mock.count("GET", path)
 
 
+class Outage:
+    """The registry's GETs of the server while a fault lasts (added up over
+    each time the block is entered):
+
+        outage = fault.Outage(mocks["barndoor"])
+        with outage:
+            ...                         # the fault
+        outage.gets, outage.seconds
+    """
+
+    def __init__(self, mock, path=UPSTREAM_PATH):
+        self.mock, self.path = mock, path
+        self.gets, self.seconds = 0, 0.0
+
+    def __enter__(self):
+        self.before = registry_gets(self.mock, self.path)
+        self.start = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds += time.monotonic() - self.start
+        self.gets += registry_gets(self.mock, self.path) - self.before
+        return False
+
+    def __str__(self):
+        return "%d registry GETs in %.1f s of outage" % (self.gets,
+                                                         self.seconds)
+
+
 # -- the checker ------------------------------------------------------------------
 
 class Tally:

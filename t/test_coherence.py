@@ -216,30 +216,29 @@ def test_no_fault_no_stale_read(under_load, redis_server):
 
 # -- Sentinel -----------------------------------------------------------------
 
-def test_sentinel_failover(under_load, sentinels):
+def test_sentinel_failover(under_load, sentinels, mocks):
     """SENTINEL FAILOVER under load: the old primary is demoted and keeps
     answering reads; the gateway follows the new primary, and an
     invalidation counts only once a replica has it (wait_replicas=1)"""
     group = sentinels()
     _, load = under_load({"a": group.directive(), "b": group.directive()})
-    took = []
+    outage = fault.Outage(mocks["barndoor"])
     for _ in range(SOAK):           # in a soak, back and forth
-        start = time.monotonic()
-        group.failover()
+        with outage:
+            group.failover()
         over = time.monotonic()
-        took.append(over - start)
         run_for(6)
     load.stop_puts()
     run_for(1)
     tally = Tally(load.stop())
     check_strict("Sentinel failover", tally,
-                 "failover took %s s, then %d PUTs acknowledged"
-                 % ("/".join("%.1f" % t for t in took),
-                    tally.acked_since(over)))
+                 "%s, then %d PUTs acknowledged"
+                 % (outage, tally.acked_since(over)))
     following(tally, over)
 
 
-def test_primary_killed_comes_back_as_a_replica(under_load, sentinels):
+def test_primary_killed_comes_back_as_a_replica(under_load, sentinels,
+                                                mocks):
     """kill -9 of the primary under load; the sentinels promote the
     replica; the old primary comes back on its port with its pre-crash
     data (its append-only file) and is made a replica.  While the replica
@@ -247,23 +246,25 @@ def test_primary_killed_comes_back_as_a_replica(under_load, sentinels):
     503 until the old primary has synced"""
     group = sentinels(persist=True)
     _, load = under_load({"a": group.directive(), "b": group.directive()})
-    times = []
+    outage = fault.Outage(mocks["barndoor"])
+    promoted = []
     for _ in range(SOAK):           # in a soak, each in turn
-        start = time.monotonic()
-        dead = group.kill_primary()
-        group.wait_promoted()
-        promoted = time.monotonic() - start
-        group.restart(dead)
-        group.wait_replica_of(dead.port, group.primary.port)
+        with outage:
+            start = time.monotonic()
+            dead = group.kill_primary()
+            group.wait_promoted()
+            promoted.append("%.1f" % (time.monotonic() - start))
+            group.restart(dead)
+            group.wait_replica_of(dead.port, group.primary.port)
         over = time.monotonic()
-        times.append("%.1f/%.1f" % (promoted, over - start))
         run_for(5)
     load.stop_puts()
     run_for(1)
     tally = Tally(load.stop())
     check_strict("primary killed, back as a replica", tally,
-                 "promoted/old primary a replica after %s s, then %d PUTs "
-                 "acknowledged" % (", ".join(times), tally.acked_since(over)))
+                 "replica promoted after %s s, %s (until the old primary "
+                 "is its replica), then %d PUTs acknowledged"
+                 % ("/".join(promoted), outage, tally.acked_since(over)))
     following(tally, over)
 
 
@@ -276,34 +277,33 @@ def test_redis_restarted_empty(under_load, redis_server, mocks):
     registry answers 100 ms after it reads: a fetch may straddle a PUT)"""
     mocks["barndoor"].fault("late", delay_ms=100, methods=["GET"])
     _, load = under_load(both(redis_server))
-    spreads = []
+    outage = fault.Outage(mocks["barndoor"])
     for _ in range(2 * SOAK):
-        redis_server.stop()
-        down = time.monotonic()
-        # about when the workers' fifth attempts fall (0.1 + 0.2 + 0.4 +
-        # 0.8 + 1.6 s, each +-25%): some are back at once, the others
-        # 3.2 s later
-        run_for(3)
-        redis_server.start()
-        # every worker of both nodes has its connection again
-        fault.wait_for(connected(redis_server.port, 4), 20,
-                       what="4 workers connected")
-        spreads.append(time.monotonic() - down)
+        with outage:
+            redis_server.stop()
+            # about when the workers' fifth attempts fall (0.1 + 0.2 +
+            # 0.4 + 0.8 + 1.6 s, each +-25%): some are back at once, the
+            # others 3.2 s later
+            run_for(3)
+            redis_server.start()
+            # every worker of both nodes has its connection again
+            fault.wait_for(connected(redis_server.port, 4), 20,
+                           what="4 workers connected")
         over = time.monotonic()
         run_for(2)
     load.stop_puts()
     run_for(1)
     tally = Tally(load.stop())
     check_strict("Redis restarted empty", tally,
-                 "all workers back %s s after the stop"
-                 % "/".join("%.1f" % s for s in spreads))
+                 "%s (until all workers were back)" % outage)
     following(tally, over)
 
 
 @pytest.mark.parametrize("cut,reload", [("blackhole", False),
                                         ("refuse", True)],
                          ids=["cut-off", "cut-off-and-reloaded"])
-def test_one_node_cut_off(under_load, redis_server, proxies, cut, reload):
+def test_one_node_cut_off(under_load, redis_server, proxies, mocks, cut,
+                          reload):
     """node a loses Redis (a partition: its commands go unanswered; or
     refused), and takes the PUTs meanwhile; node b still reaches Redis and
     serves.  Reloaded while cut off, a node keeps what it still has to
@@ -311,20 +311,21 @@ def test_one_node_cut_off(under_load, redis_server, proxies, cut, reload):
     proxy = proxies(redis_server.port)
     nodes, load = under_load({"a": "127.0.0.1:%d" % proxy.port,
                               "b": direct(redis_server)})
-    proxy.cut(cut)
-    start = time.monotonic()
-    load.start_puts(via=["a"])
-    run_for(2.5)
-    load.stop_puts()
-    if reload:
-        fault.reload_and_wait(nodes["a"])
-    run_for(1)
-    proxy.heal()
+    with fault.Outage(mocks["barndoor"]) as outage:
+        proxy.cut(cut)
+        start = time.monotonic()
+        load.start_puts(via=["a"])
+        run_for(2.5)
+        load.stop_puts()
+        if reload:
+            fault.reload_and_wait(nodes["a"])
+        run_for(1)
+        proxy.heal()
     healed = time.monotonic()
     run_for(seconds(6))
     tally = Tally(load.stop())
     check_strict("node cut off (%s)%s" % (cut, ", reloaded" if reload
-                                          else ""), tally)
+                                          else ""), tally, str(outage))
     assert acknowledged(tally) >= 3
     # the other node was read while the fault lasted (not starved of CPU)
     assert tally.gets_between("b", start, healed) >= 100
@@ -339,22 +340,18 @@ def test_a_stall_longer_than_the_timeout(under_load, redis_server, mocks):
     mocks["barndoor"].fault("latency", delay_ms=250, methods=["GET"])
     nodes, load = under_load(both(redis_server), load=dict(
         pace=0.1, threads_per_node={"a": 24, "b": 3}))
-    before = fault.registry_gets(mocks["barndoor"])
-    start = time.monotonic()
-    with fault.stalled(redis_server):
+    outage = fault.Outage(mocks["barndoor"])
+    with fault.stalled(redis_server), outage:
         run_for(2.5)
-        during = fault.registry_gets(mocks["barndoor"]) - before
-        window = time.monotonic() - start
     fault.wait_for(connected(redis_server.port, 4), 20,
                    what="4 workers connected")
     run_for(seconds(3))
     load.stop_puts()
     tally = Tally(load.stop())
-    bound = len(nodes) * 2 * (math.ceil(window / 0.25) + 1)
+    bound = len(nodes) * 2 * (math.ceil(outage.seconds / 0.25) + 1)
     check_strict("stall beyond the timeout", tally,
-                 "registry GETs during the %.1f s stall %d (bound %d)"
-                 % (window, during, bound))
-    assert during <= bound
+                 "%s (bound %d)" % (outage, bound))
+    assert outage.gets <= bound
 
 
 def test_a_put_that_times_out_but_is_applied(under_load, redis_server, mocks):
@@ -384,18 +381,19 @@ def test_a_put_that_times_out_but_is_applied(under_load, redis_server, mocks):
                  unknown=[slow])
 
 
-def test_a_reload_while_redis_is_paused(under_load, redis_server):
+def test_a_reload_while_redis_is_paused(under_load, redis_server, mocks):
     """PUTs through node a while Redis does not answer, then a reload of
     node a: what it still had to invalidate is not lost"""
     nodes, load = under_load(both(redis_server), via=("a",))
-    with fault.paused(redis_server, 4000) as end:
+    outage = fault.Outage(mocks["barndoor"])
+    with fault.paused(redis_server, 4000) as end, outage:
         run_for(1.5)
         load.stop_puts()
         fault.reload_and_wait(nodes["a"])
         assert time.monotonic() < end, "reloaded after the pause"
     run_for(seconds(5))
     tally = Tally(load.stop())
-    check_strict("reload while Redis is paused", tally)
+    check_strict("reload while Redis is paused", tally, str(outage))
     assert acknowledged(tally) >= 3
 
 
@@ -429,17 +427,18 @@ def test_relaxed_mode_is_stale_no_longer_than_the_ttl(under_load, redis_server,
                               "b": direct(redis_server)},
                              http=fault.consistency("relaxed"),
                              ttl="%ds" % ttl)
-    proxy.cut("blackhole")
-    load.start_puts(via=["a"])
-    run_for(seconds(3))
-    fault.reload_and_wait(nodes["a"])
-    run_for(seconds(6))
-    load.stop_puts()
-    proxy.heal()
+    with fault.Outage(mocks["barndoor"]) as outage:
+        proxy.cut("blackhole")
+        load.start_puts(via=["a"])
+        run_for(seconds(3))
+        fault.reload_and_wait(nodes["a"])
+        run_for(seconds(6))
+        load.stop_puts()
+        proxy.heal()
     run_for(2)
     tally = Tally(load.stop(), bound=ttl)
     line = fault.summarize("relaxed, node cut off and reloaded", tally,
-                           fault.mode_label("relaxed"))
+                           fault.mode_label("relaxed"), str(outage))
     assert len(tally.failed) == 0, line
     puts = [s for s in tally.puts if not (isinstance(s, int)
                                           and 200 <= s < 300)]
