@@ -50,15 +50,18 @@ def under_load(nginx, mocks, auth, workdir):
     workers each, in front of the session's mock registries (stopped, and
     their logs checked for alerts, by the nginx fixture); then the GET
     load on every node ("load": Load's options) and PUTs through the nodes
-    "via" in turn (none if empty), for "warm" s.  Returns (nodes, load);
-    the load stops when the test ends, if the test has not stopped it."""
+    "via" in turn (none if empty), for "warm" s: by default a quarter of a
+    second after a PUT, so that a fault starts once the cache holds its
+    answer again, not between its invalidation and the next store.
+    Returns (nodes, load); the load stops when the test ends, if the test
+    has not stopped it."""
     ports = dict(KAMBRIUM_PORT=mocks["kambrium"].port,
                  BARNDOOR_PORT=mocks["barndoor"].port,
                  GATANA_PORT=mocks["gatana"].port)
     started = []
     fault.RECORDS_DIR = workdir
 
-    def start(redis_by_node, via=("a", "b"), warm=2, put_paths=None,
+    def start(redis_by_node, via=("a", "b"), warm=2.25, put_paths=None,
               http=(), load=None, **conf):
         nodes = {}
         for node, directive in redis_by_node.items():
