@@ -3,6 +3,7 @@ and harness.conf() for the base of a test's own nginx.conf."""
 
 import contextlib
 import os
+import sys
 
 import pytest
 import redis
@@ -138,3 +139,13 @@ def auth(demo_keys):
     """Request headers a client of the gateway sends: a fresh RS256 token
     of the demo's issuer with mgmt.read and mgmt.write."""
     return tokens.bearer(tokens.mint(demo_keys))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """the one-line summaries of the fault scenarios (t/fault.py) that ran,
+    passed or failed, so that their numbers can be quoted"""
+    fault = sys.modules.get("fault")
+    if fault is not None and fault.SUMMARIES:
+        terminalreporter.section("coherence under faults")
+        for line in fault.SUMMARIES:
+            terminalreporter.write_line(line)

@@ -360,7 +360,10 @@ class Nginx:
         try:
             wait_port(self.port, self.proc, timeout=60 if slow else 15)
         except RuntimeError:
-            raise RuntimeError("nginx did not start:\n" + self.error_log())
+            with open(self.path("logs/stderr.log"), errors="replace") as f:
+                said = f.read()
+            raise RuntimeError("nginx did not start:\n" + self.error_log()
+                               + said)
         return self
 
     def reload(self):

@@ -16,8 +16,12 @@ Control endpoints (never authenticated, never counted):
   GET  /_mock/requests   {"counts": {"METHOD path": n}, "total": n, "last": {...}|null}
   POST /_mock/reset      restore seed state, clear counts and faults -> 200 {}
   GET  /_mock/fault      current fault config (or null)
-  POST /_mock/fault      {"mode": none|latency|status500|nonjson|reset|truncate|shape|leak,
+  POST /_mock/fault      {"mode": none|latency|late|status500|nonjson|reset|truncate|shape|leak,
                           "delay_ms": int, "count": int, "methods": ["GET", ...]}
+                         latency: waits delay_ms, then handles the request;
+                         late: handles it at once (reads or writes the record)
+                         and answers delay_ms later, as a registry answering
+                         from a snapshot taken before a concurrent write
   POST /_mock/files      gatana only: {"count": N} -> N generated `files` entries
 """
 
@@ -38,7 +42,7 @@ JSON = "application/json"
 HTML_BODY = (b"<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
              b"<body><h1>Service temporarily unavailable</h1>"
              b"<p>The upstream is under maintenance.</p></body></html>")
-FAULT_MODES = ("none", "latency", "status500", "nonjson", "reset", "truncate",
+FAULT_MODES = ("none", "latency", "late", "status500", "nonjson", "reset", "truncate",
                "shape", "leak")
 MAX_GENERATED_FILES = 200000          # ~60 MiB of JSON; plenty for size tests
 
@@ -603,7 +607,7 @@ class Handler(BaseHTTPRequestHandler):
         state, api = self.server.state, self.server.api
         fault = state.record(self.command, path, query, self.headers, raw)
         if fault:
-            if fault["delay_ms"]:
+            if fault["delay_ms"] and fault["mode"] != "late":
                 time.sleep(fault["delay_ms"] / 1000.0)
             mode = fault["mode"]
             if mode == "reset":
@@ -619,6 +623,8 @@ class Handler(BaseHTTPRequestHandler):
         status, payload, extra = api.handle(self.command, path, self.headers, raw)
         if fault and fault["mode"] == "leak" and status == 200:
             payload = api.leak(payload)
+        if fault and fault["mode"] == "late" and fault["delay_ms"]:
+            time.sleep(fault["delay_ms"] / 1000.0)
         self._send(status, payload, extra=extra)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
@@ -672,7 +678,7 @@ class Handler(BaseHTTPRequestHandler):
         if methods is not None and not (isinstance(methods, list)
                                         and all(isinstance(m, str) for m in methods)):
             return self._send(400, {"error": "methods must be a list of strings"})
-        if mode == "latency" and delay is None:
+        if mode in ("latency", "late") and delay is None:
             delay = 1000
         fault = None
         if mode != "none":
