@@ -117,6 +117,7 @@ enum {
     NGX_HTTP_MCP_STORE_BODY,
     NGX_HTTP_MCP_STORE_TOKEN,           /* of the lock, or "" */
     NGX_HTTP_MCP_STORE_RUN_ID,          /* of the server the lookup asked */
+    NGX_HTTP_MCP_STORE_SINCE,           /* when it did, its time (ms) */
     NGX_HTTP_MCP_STORE_NARGS
 };
 
@@ -210,6 +211,7 @@ typedef struct {
 
     ngx_str_t                       gen;        /* seen by the lookup */
     ngx_str_t                       run_id;     /* of who answered it */
+    ngx_str_t                       since;      /* when, in Redis's time */
     ngx_str_t                       token;      /* of the lock, the write */
     ngx_str_t                       lock_ms;
     ngx_uint_t                      step;       /* of a write */

@@ -533,11 +533,12 @@ ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
 
     e = reply->element;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4
         || e[0]->type != REDIS_REPLY_STRING || e[0]->len == 0
         || e[1]->type != REDIS_REPLY_STRING || e[1]->len != 1
         || e[2]->type != REDIS_REPLY_STRING
-        || e[2]->len != NGX_HTTP_MCP_REDIS_RUN_ID_LEN)
+        || e[2]->len != NGX_HTTP_MCP_REDIS_RUN_ID_LEN
+        || e[3]->type != REDIS_REPLY_INTEGER)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "mcp cache: unexpected lookup reply from redis");
@@ -577,16 +578,27 @@ ngx_http_mcp_cache_found(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
 
     ngx_memcpy(cctx->run_id.data, e[2]->str, NGX_HTTP_MCP_REDIS_RUN_ID_LEN);
 
+    if (cctx->since.data == NULL) {
+        cctx->since.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (cctx->since.data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    cctx->since.len = ngx_sprintf(cctx->since.data, "%L",
+                                  (int64_t) e[3]->integer)
+                      - cctx->since.data;
+
     cctx->have_gen = 1;
 
     switch (e[1]->str[0]) {
 
     case 'H':
-        if (reply->elements != 5) {
+        if (reply->elements != 6) {
             break;
         }
 
-        rc = ngx_http_mcp_cache_hit(r, cctx, e[3], e[4]);
+        rc = ngx_http_mcp_cache_hit(r, cctx, e[4], e[5]);
 
         if (rc != NGX_DECLINED) {
             return rc;

@@ -202,6 +202,7 @@ ngx_http_mcp_cache_unlock_args(ngx_http_mcp_cache_ctx_t *cctx)
     args[NGX_HTTP_MCP_STORE_FIELD] = cctx->field;
     args[NGX_HTTP_MCP_STORE_GEN] = cctx->gen;
     args[NGX_HTTP_MCP_STORE_RUN_ID] = cctx->run_id;
+    args[NGX_HTTP_MCP_STORE_SINCE] = cctx->since;
     ngx_str_set(&args[NGX_HTTP_MCP_STORE_TTL_MS], "0");
     ngx_str_set(&args[NGX_HTTP_MCP_STORE_STATUS], "");
     ngx_str_set(&args[NGX_HTTP_MCP_STORE_BODY], "");

@@ -6,10 +6,11 @@
 -- While a write to the server is under way (its marker), nothing is
 -- served and no lock is taken: the answer is fetched and not kept.
 --
--- Returns {gen, code, run id, ...}: code "H" (a hit: then status, body),
--- "L" (a miss, locked by this request), "W" (a miss another request is
--- fetching), "X" (a write is under way) or "M" (a miss); the run id of
--- this server, for the store to check that it is still the one.
+-- Returns {gen, code, run id, now, ...}: code "H" (a hit: then status,
+-- body), "L" (a miss, locked by this request), "W" (a miss another request
+-- is fetching), "X" (a write is under way) or "M" (a miss); the run id of
+-- this server, for the store to check that it is still the one; its time
+-- (ms), from which a stored answer's life counts.
 
 local gen_key, entries_key, write_key, lock_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -41,27 +42,27 @@ for i = 1, #writers, 2 do
 end
 
 if writing then
-  return {gen, 'X', run_id}
+  return {gen, 'X', run_id, now}
 end
 
 if mode == 'b' then
-  return {gen, 'M', run_id}
+  return {gen, 'M', run_id, now}
 end
 
 local e = redis.call('HMGET', entries_key, field, field .. ':b')
 if e[1] then
   local status, expiry, id = string.match(e[1], '^(%d+) (%d+) (%x+)$')
   if id == run_id and e[2] and tonumber(expiry) > now then
-    return {gen, 'H', run_id, status, e[2]}
+    return {gen, 'H', run_id, now, status, e[2]}
   end
   redis.call('HDEL', entries_key, field, field .. ':b')
 end
 
 if mode == 'l' then
   if redis.call('SET', lock_key, token, 'NX', 'PX', lock_ms) then
-    return {gen, 'L', run_id}
+    return {gen, 'L', run_id, now}
   end
-  return {gen, 'W', run_id}
+  return {gen, 'W', run_id, now}
 end
 
-return {gen, 'M', run_id}
+return {gen, 'M', run_id, now}

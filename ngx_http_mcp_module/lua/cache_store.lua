@@ -10,9 +10,11 @@
 local gen_key, entries_key, write_key, lock_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
--- ttl_ms "0": only unlock
-local field, gen, ttl_ms, status, body, token, run_id =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+-- ttl_ms "0": only unlock; since: when the lookup ran, in this server's
+-- clock: an answer lives ttl_ms from then, not from now (it may have been
+-- fetched before a write that the store comes after)
+local field, gen, ttl_ms, status, body, token, run_id, since =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 
 if token ~= '' and redis.call('GET', lock_key) == token then
   redis.call('DEL', lock_key)
@@ -27,7 +29,11 @@ end
 
 local t = redis.call('TIME')
 local ttl = tonumber(ttl_ms)
-local expiry = t[1] * 1000 + math.floor(t[2] / 1000) + ttl
+local expiry = tonumber(since) + ttl
+
+if expiry <= t[1] * 1000 + math.floor(t[2] / 1000) then
+  return 0
+end
 
 redis.call('HSET', entries_key, field, status .. ' ' ..
            string.format('%d', expiry) .. ' ' .. run_id, field .. ':b', body)
