@@ -12,6 +12,7 @@
 
 
 #include "ngx_http_mcp_cache.h"
+#include "ngx_http_mcp_metrics.h"
 
 
 /* invalidations kept (per worker) while Redis cannot be reached */
@@ -302,6 +303,7 @@ ngx_http_mcp_cache_invalidate(ngx_http_request_t *r,
                                 NGX_HTTP_MCP_INVALIDATE_NKEYS, cctx->keys,
                                 ngx_http_mcp_cache_invalidate_done, cctx);
     if (cctx->cmd == NULL) {
+        ngx_http_mcp_metrics_invalidation(r, cctx->route->registry, 0);
         ngx_http_mcp_cache_pending_add(mcf, r, cctx);
         return NGX_OK;
     }
@@ -320,6 +322,7 @@ ngx_http_mcp_cache_invalidate_done(void *data, redisReply *reply)
 
     cctx->cmd = NULL;
     r = cctx->request;
+    ngx_http_mcp_metrics_invalidation(r, cctx->route->registry, reply != NULL);
 
     if (reply == NULL) {
         mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
@@ -411,6 +414,7 @@ ngx_http_mcp_cache_pending_add(ngx_http_mcp_cache_main_conf_t *mcf,
 
     ngx_queue_insert_tail(&mcf->pending, &pd->queue);
     mcf->npending++;
+    ngx_http_mcp_metrics_invalidations_pending(mcf->npending);
 }
 
 
@@ -508,6 +512,8 @@ ngx_http_mcp_cache_replay_done(void *data, redisReply *reply)
     ngx_queue_remove(&pd->queue);
     ngx_free(pd);
     mcf->npending--;
+    ngx_http_mcp_metrics_invalidations_pending(mcf->npending);
+    ngx_http_mcp_metrics_invalidation_replayed();
 }
 
 
@@ -528,4 +534,5 @@ ngx_http_mcp_cache_forget_pending(ngx_http_mcp_cache_main_conf_t *mcf)
     }
 
     mcf->npending = 0;
+    ngx_http_mcp_metrics_invalidations_pending(0);
 }
