@@ -426,6 +426,7 @@ ngx_http_mcp_metrics_exit_process(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_mcp_metrics_log_handler(ngx_http_request_t *r)
 {
+    ngx_str_t                          cache;
     ngx_uint_t                         route, method, code, status;
     ngx_http_mcp_ctx_t                *ctx;
     ngx_http_variable_value_t         *v;
@@ -474,20 +475,23 @@ ngx_http_mcp_metrics_log_handler(ngx_http_request_t *r)
 
     code = (status >= 100 && status < 600) ? status / 100 - 1 : 4;
 
-    (void) ngx_atomic_fetch_add(&c->requests[route][method][code], 1);
-
     v = ngx_http_get_indexed_variable(r, mcf->cache_status);
 
     if (v && !v->not_found && v->len) {
-        ngx_str_t  s = { v->len, v->data };
+        cache.len = v->len;
+        cache.data = v->data;
 
         (void) ngx_atomic_fetch_add(
-                         &c->cache[ngx_http_mcp_metrics_cache_result(&s)], 1);
+                     &c->cache[ngx_http_mcp_metrics_cache_result(&cache)], 1);
     }
 
     if (ctx && ctx->sr && ctx->sr->done && reg) {
         ngx_http_mcp_metrics_registry_answer(c, ctx);
     }
+
+    /* the last: a reader who sees the request sees what it did */
+
+    (void) ngx_atomic_fetch_add(&c->requests[route][method][code], 1);
 
     return NGX_OK;
 }

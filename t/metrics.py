@@ -40,6 +40,16 @@ def total(samples, name, **labels):
                if n == name and set(labels.items()) <= set(ls))
 
 
+def settled(ngx, requests, timeout=10.0):
+    """the samples once the gateway counted that many requests to its
+    registry routes: a request is counted in its log phase, just after
+    the client has its answer, perhaps after the next request started"""
+    samples = wait_for(ngx, lambda s: total(
+        s, "mcp_gateway_requests_total") >= requests, timeout)
+    assert total(samples, "mcp_gateway_requests_total") == requests
+    return samples
+
+
 def wait_for(ngx, check, timeout=10.0):
     """polls the metrics until check(samples) holds; returns them"""
     deadline = time.monotonic() + timeout
