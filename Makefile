@@ -3,6 +3,7 @@
 #   make            build the dynamic module (build/ngx_http_mcp_module.so)
 #   make demo       run the demo gateway in the foreground (Ctrl-C stops it)
 #   make test       build, then run the unit and the integration tests
+#   make test-prometheus  the metrics as Debian's Prometheus sees them
 #   make install    install the module the Debian way
 #   make bench      the benchmark (scripts/bench)
 #
@@ -25,7 +26,7 @@ UNIT_SRCS   := $(addprefix $(SRC)/,$(shell . ./$(SRC)/sources && \
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 
 .PHONY: all module setup unit integration test test-asan test-valgrind \
-        demo install uninstall bench clean
+        test-prometheus demo install uninstall bench clean
 
 all: module
 
@@ -48,6 +49,13 @@ integration: module
 
 test: setup
 	@$(MAKE) --no-print-directory unit integration
+
+# the metrics through Debian's prometheus package (big, so not make test's):
+# promtool on the exposition and the alert rules, a real Prometheus
+# scraping the gateway (t/prometheus_check.py, half a minute)
+test-prometheus: setup module
+	@scripts/setup --prometheus
+	cd t && $(PYTHON) -m pytest -p no:cacheprovider -q prometheus_check.py
 
 # the integration suite with the module built with AddressSanitizer
 test-asan: setup unit
