@@ -355,3 +355,28 @@ def test_mcp_metrics_is_a_content_handler_of_its_own(nginx):
                 start=False)
     rc, out = ngx.test_config()
     assert rc != 0 and "mcp_metrics" in out and "content handler" in out
+
+
+def test_docs_name_what_the_gateway_exposes(nginx, mocks):
+    """docs/metrics.md, the alert rules and the Grafana dashboard use the
+    names the gateway has, and the reference lists every one of them"""
+    gw = gateway(nginx, mocks)
+    text = gw.get("/metrics").text
+    families = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
+    samples = set(re.findall(r"^(mcp_gateway_\w+)[{ ]", text, re.M))
+
+    docs = {}
+    for path in ("docs/metrics.md", "docs/prometheus/alerts.yml",
+                 "docs/prometheus/alerts_test.yml",
+                 "docs/grafana/mcp-gateway.json"):
+        with open(harness.os.path.join(harness.TOP, path)) as f:
+            docs[path] = f.read()
+
+    for path, body in docs.items():
+        used = set(re.findall(r"\bmcp_gateway_\w+", body))
+        assert used and used <= families | samples, \
+            (path, used - families - samples)
+
+    reference = set(re.findall(r"^\| `(mcp_gateway_\w+)` \|",
+                               docs["docs/metrics.md"], re.M))
+    assert reference == families
