@@ -61,6 +61,8 @@ static void ngx_http_mcp_metrics_auth_out(ngx_http_mcp_metrics_out_t *o,
     ngx_http_mcp_metrics_node_t *node);
 static void ngx_http_mcp_metrics_redis(ngx_http_mcp_metrics_out_t *o,
     ngx_http_mcp_metrics_node_t *node);
+static ngx_uint_t ngx_http_mcp_metrics_alive(
+    ngx_http_mcp_metrics_worker_t *w);
 static void ngx_http_mcp_metrics_family(ngx_http_mcp_metrics_out_t *o,
     const char *name, ngx_uint_t type, const char *help);
 static void ngx_http_mcp_metrics_histogram(ngx_http_mcp_metrics_out_t *o,
@@ -370,7 +372,7 @@ ngx_http_mcp_metrics_cache(ngx_http_mcp_metrics_out_t *o,
     pending = 0;
 
     for (i = 0; i < NGX_HTTP_MCP_METRICS_WORKERS; i++) {
-        if (node->workers[i].pid) {
+        if (ngx_http_mcp_metrics_alive(&node->workers[i])) {
             pending += node->workers[i].pending;
         }
     }
@@ -455,7 +457,6 @@ ngx_http_mcp_metrics_redis(ngx_http_mcp_metrics_out_t *o,
 {
     ngx_str_t                       labels;
     ngx_uint_t                      i, n;
-    ngx_atomic_uint_t               pid;
     ngx_http_mcp_metrics_hist_t     h;
     ngx_http_mcp_metrics_worker_t  *w;
     ngx_http_mcp_metrics_worker_t  *latest[NGX_HTTP_MCP_METRICS_WORKERS];
@@ -472,11 +473,9 @@ ngx_http_mcp_metrics_redis(ngx_http_mcp_metrics_out_t *o,
 
     for (i = 0; i < NGX_HTTP_MCP_METRICS_WORKERS; i++) {
         w = &node->workers[i];
-        pid = w->pid;
 
-        if (pid == 0 || w->worker >= NGX_HTTP_MCP_METRICS_WORKERS
-            || ((ngx_pid_t) pid != ngx_pid && kill((ngx_pid_t) pid, 0) != 0
-                && ngx_errno == NGX_ESRCH))
+        if (w->worker >= NGX_HTTP_MCP_METRICS_WORKERS
+            || !ngx_http_mcp_metrics_alive(w))
         {
             continue;
         }
@@ -523,6 +522,20 @@ ngx_http_mcp_metrics_redis(ngx_http_mcp_metrics_out_t *o,
 
     ngx_http_mcp_metrics_histogram(o, "mcp_gateway_redis_command_duration_"
                                    "seconds", &labels, &h);
+}
+
+
+/* a worker's gauges: claimed by a process that still runs (not crashed) */
+
+static ngx_uint_t
+ngx_http_mcp_metrics_alive(ngx_http_mcp_metrics_worker_t *w)
+{
+    ngx_pid_t  pid;
+
+    pid = (ngx_pid_t) w->pid;
+
+    return pid != 0
+           && (pid == ngx_pid || kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH);
 }
 
 
