@@ -4,6 +4,7 @@
 #   make demo       run the demo gateway in the foreground (Ctrl-C stops it)
 #   make test       build, then run the unit and the integration tests
 #   make test-soak  the fault suite (t/test_coherence.py), six times longer
+#   make test-prometheus  the metrics as Debian's Prometheus sees them
 #   make install    install the module the Debian way
 #   make bench      the benchmark (scripts/bench)
 #
@@ -26,7 +27,7 @@ UNIT_SRCS   := $(addprefix $(SRC)/,$(shell . ./$(SRC)/sources && \
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 
 .PHONY: all module setup unit integration test test-asan test-valgrind \
-        test-soak demo install uninstall bench clean
+        test-soak test-prometheus demo install uninstall bench clean
 
 all: module
 
@@ -49,6 +50,13 @@ integration: module
 
 test: setup
 	@$(MAKE) --no-print-directory unit integration
+
+# the metrics through Debian's prometheus package (big, so not make test's):
+# promtool on the exposition and the alert rules, a real Prometheus
+# scraping the gateway (t/prometheus_check.py, half a minute)
+test-prometheus: setup module
+	@scripts/setup --prometheus
+	cd t && $(PYTHON) -m pytest -p no:cacheprovider -q prometheus_check.py
 
 # the integration suite with the module built with AddressSanitizer
 test-asan: setup unit

@@ -11,6 +11,7 @@
 
 #include "ngx_http_mcp_module.h"
 #include "ngx_http_mcp_auth.h"
+#include "ngx_http_mcp_metrics.h"
 
 
 /* the vendors' own messages (their 401 and 403 answers) */
@@ -165,6 +166,7 @@ ngx_http_mcp_auth_handler(ngx_http_request_t *r)
     }
 
     ctx->status = NGX_HTTP_MCP_AUTH_OK;
+    ngx_http_mcp_metrics_auth(r, ctx->status, ctx->cache);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mcp auth: access granted with \"%V\"", scope);
@@ -380,6 +382,8 @@ ngx_http_mcp_auth_reject(ngx_http_request_t *r, ngx_http_mcp_auth_ctx_t *ctx,
     size_t            len;
     ngx_str_t        *realm, value;
     ngx_table_elt_t  *h;
+
+    ngx_http_mcp_metrics_auth(r, ctx->status, ctx->cache);
 
     realm = &ctx->alcf->realm;
 

@@ -259,6 +259,7 @@ ngx_int_t ngx_http_mcp_cache_node_init(ngx_conf_t *cf,
     ngx_http_mcp_cache_main_conf_t *mcf, ngx_str_t *name, size_t size);
 ngx_uint_t ngx_http_mcp_cache_node_pending(ngx_shm_zone_t *zone,
     ngx_str_t *gen);
+ngx_uint_t ngx_http_mcp_cache_node_npending(ngx_shm_zone_t *zone);
 ngx_int_t ngx_http_mcp_cache_node_add(ngx_shm_zone_t *zone, ngx_str_t *keys,
     ngx_str_t *token);
 ngx_queue_t *ngx_http_mcp_cache_node_claim(ngx_shm_zone_t *zone,

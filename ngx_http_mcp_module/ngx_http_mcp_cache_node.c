@@ -189,6 +189,19 @@ ngx_http_mcp_cache_node_pending(ngx_shm_zone_t *zone, ngx_str_t *gen)
 }
 
 
+/* how many invalidations wait, for the metrics */
+
+ngx_uint_t
+ngx_http_mcp_cache_node_npending(ngx_shm_zone_t *zone)
+{
+    ngx_http_mcp_cache_shctx_t  *sh;
+
+    sh = zone->data;
+
+    return sh->npending;
+}
+
+
 /*
  * Keeps an invalidation for when Redis answers: the server's keys, and
  * the writer whose marker it removes.  NGX_ERROR if the zone is full:

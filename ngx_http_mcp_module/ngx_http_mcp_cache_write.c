@@ -25,6 +25,7 @@
 
 
 #include "ngx_http_mcp_cache.h"
+#include "ngx_http_mcp_metrics.h"
 
 
 typedef enum {
@@ -119,6 +120,7 @@ ngx_http_mcp_cache_write_end(ngx_http_request_t *r,
     rc = ngx_http_mcp_cache_write_send(r, cctx);
 
     if (rc == NGX_DECLINED) {
+        ngx_http_mcp_metrics_invalidation(r, route->registry, 0);
         return ngx_http_mcp_cache_write_ended(r, cctx, 0);
     }
 
@@ -252,6 +254,7 @@ ngx_http_mcp_cache_waited(void *data, redisReply *reply)
     }
 
     if (cctx->step != NGX_HTTP_MCP_CACHE_WRITE_BEGIN) {
+        ngx_http_mcp_metrics_invalidation(r, cctx->route->registry, ok);
         rc = ngx_http_mcp_cache_write_ended(r, cctx, ok);
 
     } else if (ok) {
@@ -356,6 +359,9 @@ ngx_http_mcp_cache_write_ended(ngx_http_request_t *r,
                       &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_GEN]);
     }
 
+    ngx_http_mcp_metrics_invalidations_pending(
+                                ngx_http_mcp_cache_node_npending(mcf->zone));
+
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "mcp cache: could not invalidate %V:%V after a PUT, "
                   "sent again when redis answers%s",
@@ -445,11 +451,20 @@ ngx_http_mcp_cache_replay_done(void *data, redisReply *reply)
 {
     ngx_http_mcp_cache_pending_t *pd = data;
 
+    ngx_shm_zone_t  *zone;
+
+    zone = pd->zone;
+
     if (reply != NULL) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "mcp cache: invalidated \"%V\" now that redis "
                       "answers", &pd->args[NGX_HTTP_MCP_CACHE_KEY_GEN]);
+
+        ngx_http_mcp_metrics_invalidation_replayed();
     }
 
     ngx_http_mcp_cache_node_done(pd, reply != NULL);
+
+    ngx_http_mcp_metrics_invalidations_pending(
+                                     ngx_http_mcp_cache_node_npending(zone));
 }

@@ -21,6 +21,10 @@
 #include "ngx_http_mcp_vendor.h"
 
 
+/* the module's version: packaging/debian/changelog says the same */
+#define NGX_HTTP_MCP_VERSION  "0.1.0"
+
+
 /* a registry declared with "mcp_registry" */
 
 typedef struct {

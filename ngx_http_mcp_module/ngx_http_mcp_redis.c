@@ -35,6 +35,7 @@
 
 
 #include "ngx_http_mcp_redis.h"
+#include "ngx_http_mcp_metrics.h"
 
 #include <hiredis/sds.h>
 
@@ -82,6 +83,7 @@ ngx_http_mcp_redis_create(ngx_cycle_t *cycle, ngx_http_mcp_redis_conf_t *conf,
 
     ngx_queue_init(&rds->pending);
     ngx_queue_init(&rds->waiting);
+    ngx_http_mcp_metrics_redis_up(0);
 
     rds->connect_timer.handler = ngx_http_mcp_redis_connect_timeout;
     rds->connect_timer.data = rds;
@@ -525,6 +527,7 @@ ngx_http_mcp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
 
     rds->state = NGX_HTTP_MCP_REDIS_READY;
     rds->ready_since = ngx_current_msec;
+    ngx_http_mcp_metrics_redis_up(1);
     rds->backoff = NGX_HTTP_MCP_REDIS_BACKOFF_MIN;
 
     if (rds->connect_timer.timer_set) {
@@ -788,6 +791,7 @@ ngx_http_mcp_redis_cleanup(void *privdata)
     rds->ac = NULL;
     rds->conn = NULL;
     rds->generation++;
+    ngx_http_mcp_metrics_redis_up(0);
 
     if (!quiet) {
         /* hiredis has failed the commands it had; now those that waited */

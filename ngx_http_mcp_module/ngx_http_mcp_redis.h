@@ -198,6 +198,7 @@ struct ngx_http_mcp_redis_cmd_s {
     ngx_str_t                      *args;
 
     ngx_event_t                     timer;
+    uint64_t                        start;      /* metrics: when sent */
 
     unsigned                        eval:1;     /* sent with the script */
     unsigned                        sent:1;     /* else in "waiting" */

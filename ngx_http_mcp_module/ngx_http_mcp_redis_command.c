@@ -11,6 +11,7 @@
 
 
 #include "ngx_http_mcp_redis.h"
+#include "ngx_http_mcp_metrics.h"
 
 
 static ngx_int_t ngx_http_mcp_redis_send(ngx_http_mcp_redis_cmd_t *cmd);
@@ -185,6 +186,7 @@ ngx_http_mcp_redis_send(ngx_http_mcp_redis_cmd_t *cmd)
     }
 
     cmd->sent = 1;
+    cmd->start = ngx_http_mcp_metrics_clock();
 
     ngx_queue_insert_tail(&rds->pending, &cmd->queue);
 
@@ -290,6 +292,8 @@ ngx_http_mcp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
             }
         }
     }
+
+    ngx_http_mcp_metrics_redis_command(cmd->start, reply != NULL);
 
     handler = cmd->handler;
     data = cmd->data;

@@ -33,6 +33,18 @@ typedef struct {
 } ngx_http_mcp_map_err_t;
 
 
+/*
+ * A field of a native PUT body and the canonical field it sets
+ * ($mcp_changed_fields): "transportConfig.url" is the member "url" of the
+ * object "transportConfig".
+ */
+
+typedef struct {
+    const char          *native;
+    const char          *canonical;
+} ngx_http_mcp_vendor_field_t;
+
+
 typedef struct {
     /* "mcp_registry ... vendor=<name>", $mcp_vendor, extensions.<name> */
     const char          *name;
@@ -85,6 +97,12 @@ typedef struct {
     const char *const   *refused;
     const char *const   *refused_auth;
     const char *const   *extensions;
+
+    /*
+     * the canonical names of a native PUT body's fields, {NULL, NULL}
+     * last; a field not listed is extensions.<name>.<field>
+     */
+    const ngx_http_mcp_vendor_field_t  *native_fields;
 } ngx_http_mcp_vendor_t;
 
 

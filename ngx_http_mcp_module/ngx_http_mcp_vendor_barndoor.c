@@ -201,6 +201,19 @@ static const char *const  ngx_http_mcp_barndoor_extensions[] = {
 };
 
 
+/* $mcp_changed_fields */
+
+static const ngx_http_mcp_vendor_field_t  ngx_http_mcp_barndoor_fields[] = {
+    { "name", "name" },
+    { "slug", "slug" },
+    { "provider", "provider" },
+    { "url", "remote.url" },
+    { "client_id", "auth.oauth_client_id" },
+    { "client_secret", "auth.oauth_client_secret" },
+    { NULL, NULL }
+};
+
+
 const ngx_http_mcp_vendor_t  ngx_http_mcp_vendor_barndoor = {
     "barndoor",
     "/api/servers/",
@@ -213,5 +226,6 @@ const ngx_http_mcp_vendor_t  ngx_http_mcp_vendor_barndoor = {
     NULL,                       /* the generic scrub does it all */
     ngx_http_mcp_barndoor_refused,
     ngx_http_mcp_barndoor_refused_auth,
-    ngx_http_mcp_barndoor_extensions
+    ngx_http_mcp_barndoor_extensions,
+    ngx_http_mcp_barndoor_fields
 };

@@ -466,6 +466,26 @@ static const char *const  ngx_http_mcp_gatana_refused_auth[] = {
 };
 
 
+/* $mcp_changed_fields */
+
+static const ngx_http_mcp_vendor_field_t  ngx_http_mcp_gatana_fields[] = {
+    { "name", "name" },
+    { "slug", "slug" },
+    { "description", "description" },
+    { "isEnabled", "enabled" },
+    { "url", "remote.url" },
+    { "transportConfig.url", "remote.url" },
+    { "transportConfig.type", "remote.type" },
+    { "transportConfig.headers", "extensions.gatana.transportHeaders" },
+    { "authorization.method", "auth.method" },
+    { "authorization.apikeys", "auth.api_key" },
+    { "authorization.credentialsScope", "extensions.gatana.credentialsScope" },
+    { "oauthClientConfiguration.client_id", "auth.oauth_client_id" },
+    { "oauthClientConfiguration.client_secret", "auth.oauth_client_secret" },
+    { NULL, NULL }
+};
+
+
 const ngx_http_mcp_vendor_t  ngx_http_mcp_vendor_gatana = {
     "gatana",
     "/api/v1/mcp-servers/",
@@ -478,5 +498,6 @@ const ngx_http_mcp_vendor_t  ngx_http_mcp_vendor_gatana = {
     ngx_http_mcp_gatana_redact,
     ngx_http_mcp_gatana_refused,
     ngx_http_mcp_gatana_refused_auth,
-    ngx_http_mcp_gatana_ext_fields
+    ngx_http_mcp_gatana_ext_fields,
+    ngx_http_mcp_gatana_fields
 };

@@ -408,6 +408,22 @@ static const char *const  ngx_http_mcp_kambrium_extensions[] = {
 };
 
 
+/* $mcp_changed_fields */
+
+static const ngx_http_mcp_vendor_field_t  ngx_http_mcp_kambrium_fields[] = {
+    { "name", "name" },
+    { "description", "description" },
+    { "agent_enabled", "enabled" },
+    { "access_type", "access_type" },
+    { "disabled_tools", "disabled_tools" },
+    { "api_key", "auth.api_key" },
+    { "oauth2_client_id", "auth.oauth_client_id" },
+    { "oauth2_client_secret", "auth.oauth_client_secret" },
+    { "oauth2_scopes", "auth.oauth_scopes" },
+    { NULL, NULL }
+};
+
+
 const ngx_http_mcp_vendor_t  ngx_http_mcp_vendor_kambrium = {
     "kambrium",
     "/api/v1/mcp-servers/",
@@ -420,5 +436,6 @@ const ngx_http_mcp_vendor_t  ngx_http_mcp_vendor_kambrium = {
     NULL,                       /* the generic scrub does it all */
     ngx_http_mcp_kambrium_refused,
     ngx_http_mcp_kambrium_refused_auth,
-    ngx_http_mcp_kambrium_extensions
+    ngx_http_mcp_kambrium_extensions,
+    ngx_http_mcp_kambrium_fields
 };

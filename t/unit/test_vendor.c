@@ -156,6 +156,7 @@ test_vendor_table(void **state)
         assert_non_null((*v)->refused);
         assert_non_null((*v)->refused_auth);
         assert_non_null((*v)->extensions);
+        assert_non_null((*v)->native_fields);
         assert_false(valid(*v, ""));
     }
 }
