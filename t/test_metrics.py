@@ -306,7 +306,13 @@ def test_no_increment_lost_under_load(nginx, mocks, auth):
 
 
 def test_redis_up_per_worker(nginx, mocks, redis_server, auth):
-    gw = gateway(nginx, mocks, REDIS_PORT=redis_server.port)
+    # relaxed: a PUT goes while Redis is down, its invalidation waits
+    conf = harness.demo_conf().replace(
+        "mcp_cache_redis  127.0.0.1:${REDIS_PORT};",
+        "mcp_cache_redis  127.0.0.1:${REDIS_PORT};\n"
+        "    mcp_cache_consistency  relaxed;")
+    assert "mcp_cache_consistency" in conf
+    gw = gateway(nginx, mocks, conf, REDIS_PORT=redis_server.port)
     up = "mcp_gateway_redis_up"
 
     s = wait_for(gw, lambda s: total(s, up) == 2)
