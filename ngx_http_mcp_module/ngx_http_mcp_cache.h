@@ -139,6 +139,39 @@ enum {
 #define NGX_HTTP_MCP_CACHE_RELAXED  1
 
 
+/* the node's zone (ngx_http_mcp_cache_node.c, ngx_http_mcp_cache_l1.c) */
+
+/* what the zone's trees hold: a node found by its key's bytes */
+
+typedef struct {
+    ngx_rbtree_node_t               node;       /* key: crc32 of the key */
+    ngx_queue_t                     queue;      /* oldest first */
+    u_char                         *key;        /* in the same block */
+    u_short                         len;
+} ngx_http_mcp_cache_keyed_t;
+
+
+typedef struct {
+    ngx_rbtree_t                    rbtree;     /* invalidations waiting */
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     queue;
+    ngx_atomic_t                    npending;
+
+    ngx_rbtree_t                    flights;    /* shared fetches */
+    ngx_rbtree_node_t               flights_sentinel;
+    ngx_queue_t                     flights_queue;
+
+    ngx_rbtree_t                    l1;         /* entries */
+    ngx_rbtree_node_t               l1_sentinel;
+    ngx_queue_t                     l1_lru;     /* least recent first */
+    ngx_rbtree_t                    l1_servers; /* when each was written */
+    ngx_rbtree_node_t               l1_servers_sentinel;
+    ngx_atomic_t                    l1_seq;     /* invalidations heard */
+    ngx_uint_t                      l1_forgotten; /* of dropped servers */
+    ngx_atomic_t                    l1_alive;   /* msec: channel heard */
+} ngx_http_mcp_cache_shctx_t;
+
+
 /*
  * An invalidation that waits for Redis, as a worker takes it from the
  * node's zone to send it (ngx_http_mcp_cache_node_claim()): one block,
@@ -255,6 +288,10 @@ void ngx_http_mcp_cache_replay(ngx_http_mcp_redis_t *rds, void *data);
  * invalidation waits for Redis ("pending") is neither served nor kept by
  * any worker of the node until one of them sends it.
  */
+void ngx_http_mcp_cache_keyed_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+ngx_http_mcp_cache_keyed_t *ngx_http_mcp_cache_keyed_find(
+    ngx_rbtree_t *rbtree, ngx_str_t *key, uint32_t hash);
 ngx_int_t ngx_http_mcp_cache_node_init(ngx_conf_t *cf,
     ngx_http_mcp_cache_main_conf_t *mcf, ngx_str_t *name, size_t size);
 ngx_uint_t ngx_http_mcp_cache_node_pending(ngx_shm_zone_t *zone,

@@ -30,16 +30,6 @@
 #define NGX_HTTP_MCP_CACHE_CLAIM  5000
 
 
-/* what both trees of the zone hold: a node found by its key's bytes */
-
-typedef struct {
-    ngx_rbtree_node_t               node;       /* key: crc32 of the key */
-    ngx_queue_t                     queue;      /* oldest first */
-    u_char                         *key;        /* in the same block */
-    u_short                         len;
-} ngx_http_mcp_cache_keyed_t;
-
-
 typedef struct {
     ngx_http_mcp_cache_keyed_t      keyed;      /* the generation key */
     ngx_msec_t                      claimed;    /* until, 0: free */
@@ -66,18 +56,6 @@ typedef struct {
 } ngx_http_mcp_cache_flight_t;
 
 
-typedef struct {
-    ngx_rbtree_t                    rbtree;
-    ngx_rbtree_node_t               sentinel;
-    ngx_queue_t                     queue;
-    ngx_atomic_t                    npending;
-
-    ngx_rbtree_t                    flights;
-    ngx_rbtree_node_t               flights_sentinel;
-    ngx_queue_t                     flights_queue;
-} ngx_http_mcp_cache_shctx_t;
-
-
 /* a flight that nothing used this long is forgotten */
 #define NGX_HTTP_MCP_CACHE_FLIGHT_IDLE     10000
 
@@ -87,10 +65,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_mcp_cache_node_init_zone(ngx_shm_zone_t *zone,
     void *data);
-static void ngx_http_mcp_cache_keyed_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static ngx_http_mcp_cache_keyed_t *ngx_http_mcp_cache_keyed_find(
-    ngx_rbtree_t *rbtree, ngx_str_t *key, uint32_t hash);
+
 static void ngx_http_mcp_cache_flight_expire(ngx_http_mcp_cache_shctx_t *sh,
     ngx_slab_pool_t *shpool, ngx_uint_t all);
 static ngx_int_t ngx_http_mcp_cache_flight_take(
@@ -153,6 +128,12 @@ ngx_http_mcp_cache_node_init_zone(ngx_shm_zone_t *zone, void *data)
     ngx_rbtree_init(&sh->flights, &sh->flights_sentinel,
                     ngx_http_mcp_cache_keyed_insert);
     ngx_queue_init(&sh->flights_queue);
+
+    ngx_rbtree_init(&sh->l1, &sh->l1_sentinel,
+                    ngx_http_mcp_cache_keyed_insert);
+    ngx_queue_init(&sh->l1_lru);
+    ngx_rbtree_init(&sh->l1_servers, &sh->l1_servers_sentinel,
+                    ngx_http_mcp_cache_keyed_insert);
 
     shpool->data = sh;
     zone->data = sh;
@@ -680,9 +661,9 @@ ngx_http_mcp_cache_flight_expire(ngx_http_mcp_cache_shctx_t *sh,
 }
 
 
-/* both trees: ordered by the crc32 of the key, then by the key */
+/* the zone's trees: ordered by the crc32 of the key, then by the key */
 
-static void
+void
 ngx_http_mcp_cache_keyed_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
@@ -717,7 +698,7 @@ ngx_http_mcp_cache_keyed_insert(ngx_rbtree_node_t *temp,
 }
 
 
-static ngx_http_mcp_cache_keyed_t *
+ngx_http_mcp_cache_keyed_t *
 ngx_http_mcp_cache_keyed_find(ngx_rbtree_t *rbtree, ngx_str_t *key,
     uint32_t hash)
 {
