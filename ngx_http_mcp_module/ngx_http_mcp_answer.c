@@ -50,6 +50,15 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
                                           "could not be reached");
     }
 
+    /* nginx relays any three digits as a status: HTTP has 100 to 599 */
+
+    if (cap->broken || cap->status < 100 || cap->status > 599) {
+        return ngx_http_mcp_answer_failed(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                                          cap->broken
+                                          ? "answer is malformed"
+                                          : "answer has an invalid status");
+    }
+
     if (cap->in_file) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "mcp: the answer of registry \"%V\" was buffered to "

@@ -13,6 +13,7 @@
 
 
 #include "ngx_http_mcp_auth.h"
+#include "ngx_http_mcp_json.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -200,8 +201,7 @@ ngx_http_mcp_jwk_set(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
     ngx_uint_t    before;
     json_error_t  err;
 
-    root = json_loadb((char *) data->data, data->len, JSON_REJECT_DUPLICATES,
-                      &err);
+    root = ngx_http_mcp_json_loadb((char *) data->data, data->len, &err);
     if (root == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid JSON in key file \"%V\", line %d: %s",

@@ -98,6 +98,10 @@ typedef struct {
     unsigned                        eof:1;      /* last buffer seen */
     unsigned                        too_large:1;
     unsigned                        in_file:1;
+
+    /* nginx ended the subrequest with an error after its header (a bad
+     * chunk, a reset): the answer is malformed, whatever came of it */
+    unsigned                        broken:1;
 } ngx_http_mcp_capture_t;
 
 

@@ -170,6 +170,24 @@ ngx_http_mcp_subrequest_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
         ctx->capture.status = rc;
     }
 
+    /*
+     * An upstream that fails once its header went through the filters
+     * (an invalid chunk, a chunk size over 2^63, a reset) ends the
+     * subrequest with NGX_ERROR, which nginx passes on to the main
+     * request: the client's connection would be closed without an
+     * answer.  The failure is the registry's, not the client's: it is
+     * recorded, and the parent answers a 502.  A client that went away
+     * (c->error) still ends everything.
+     */
+
+    if (rc == NGX_ERROR && !r->connection->error) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mcp subrequest failed after its header");
+
+        ctx->capture.broken = 1;
+        return NGX_OK;
+    }
+
     return rc;
 }
 

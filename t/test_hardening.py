@@ -4,6 +4,9 @@ defect, each seen to fail on the code before its fix.
 1. the cache key: t/test_cache.py (test_no_two_callers_share_a_key_by_its_
    separators, test_a_custom_key_is_unambiguous_too), t/unit/test_key.c
 2. degenerate RSA keys: here, and t/unit/test_jwk_check.c
+4. malformed registry answers (bad chunking, a status outside 100-599,
+   item 7's 999): here
+5. strict JSON: here, and t/unit/test_json.c, t/unit/test_jwt.c
 """
 
 import base64
@@ -18,8 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 import harness
 import tokens
-from test_auth import assert_invalid, call, conf_error, key_conf, write, \
-    UNVERIFIED
+from conftest import gateway_subst
+from harness import NATIVE, SEED, UPSTREAM
+from test_auth import assert_invalid, call, conf_error, key_conf, sign_raw, \
+    write, MALFORMED, UNVERIFIED
 
 VECTORS = os.path.join(harness.TOP, "t", "vectors")
 
@@ -147,3 +152,102 @@ def test_a_pem_file_of_a_degenerate_key_is_refused(nginx, workdir):
     assert re.search(r"\[warn\].*key #0 in \".*e3.pub\" skipped: RSA public "
                      r"exponent 3 is below 65537", out), out
     assert re.search(r"\[emerg\].*no usable", out), out
+
+
+# -- 4. malformed registry answers -------------------------------------------
+
+CANONICAL = {"Accept": "application/vnd.mcp.canonical+json"}
+
+# a valid PUT body for each vendor
+PUT = {
+    "kambrium": {"name": "renamed"},
+    "barndoor": {"name": "renamed"},
+    "gatana": {"name": "GitHub", "slug": "github-tools",
+               "authorization": {"method": "none"},
+               "transportConfig": {"type": "httpstreaming",
+                                   "url": "https://mcp.github.example/mcp"}},
+}
+
+
+def ask(gw, vendor, method, view, headers):
+    h = dict(headers, **(CANONICAL if view == "canonical" else {}))
+    path = NATIVE[vendor] + SEED[vendor]
+    if method == "PUT":
+        return gw.put(path, headers=h, json=PUT[vendor])
+    return gw.get(path, headers=h)
+
+
+@pytest.mark.parametrize("view", ["native", "canonical"])
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+@pytest.mark.parametrize("fault", ["badchunk", "hugechunk", "status999"])
+def test_a_malformed_registry_answer_is_a_502(gateway, mocks, auth, fault,
+                                              method, view):
+    """a bad chunk size, one over 2^63, a status of 999: a 502 with a
+    JSON detail, never an empty reply nor the odd status relayed"""
+    mocks["kambrium"].fault(fault, count=1)
+    r = ask(gateway, "kambrium", method, view, auth)
+
+    assert r.status_code == 502, (r.status_code, r.text)
+    assert r.headers["Content-Type"] == "application/json"
+    assert set(r.json()) == {"detail"}
+    assert r.json()["detail"].startswith("The kambrium registry ")
+
+    # and the registry is asked again as usual
+    assert ask(gateway, "kambrium", method, view, auth).status_code == 200
+
+
+def test_a_malformed_answer_is_logged_once_per_outage(nginx, mocks, auth):
+    ngx = nginx(harness.demo_conf(), **gateway_subst(mocks))
+    mocks["barndoor"].fault("badchunk")
+    for _ in range(6):
+        assert ask(ngx, "barndoor", "GET", "native", auth).status_code == 502
+    mocks["barndoor"].fault("status999")
+    for _ in range(6):
+        assert ask(ngx, "barndoor", "GET", "native", auth).status_code == 502
+    mocks["barndoor"].fault("none")
+    for _ in range(4):
+        assert ask(ngx, "barndoor", "GET", "native", auth).status_code == 200
+
+    log = ngx.error_log()
+    failing = re.findall(r'\[error\].*mcp: registry "barndoor" ', log)
+    # once per worker (two) when it starts failing, not per request
+    assert 1 <= len(failing) <= 2, failing
+    assert not re.search(r"\[alert\]|\[crit\]", log)
+
+
+# -- 5. strict JSON ------------------------------------------------------------
+
+def test_a_nul_byte_between_tokens_of_a_body_is_a_400(gateway, mocks, auth):
+    body = b'{"agent_enabled":true\x00,"name":"n"}'
+    r = gateway.put(NATIVE["kambrium"] + "123", data=body,
+                    headers=dict(auth, **{"Content-Type": "application/json"}))
+
+    assert r.status_code == 400, r.text
+    assert r.json() == {"detail": "JSON parse error - a NUL byte, which JSON "
+                                  "never has, at offset 21"}
+    assert mocks["kambrium"].count("PUT", UPSTREAM["kambrium"] + "123") == 0
+
+
+@pytest.mark.parametrize("view", ["native", "canonical"])
+def test_a_registry_answer_with_a_nul_byte_is_a_502(gateway, mocks, auth,
+                                                    view):
+    mocks["gatana"].fault("nul", count=1)
+    r = ask(gateway, "gatana", "GET", view, auth)
+    assert r.status_code == 502, r.text
+    assert r.json() == {"detail": "The gatana registry answer is not JSON."}
+
+
+@pytest.mark.parametrize("part", ["header", "payload"])
+def test_a_signed_token_with_a_nul_byte_is_malformed(gateway, demo_keys,
+                                                     part):
+    # jansson skips a NUL after a literal or a number, not after a string
+    header = b'{"alg":"RS256","x":1,"kid":"demo-rs256"}'
+    payload = b'{"x":true,' + json.dumps(tokens.claims()).encode()[1:]
+    if part == "header":
+        header = header.replace(b"1,", b"1\x00,", 1)
+    else:
+        payload = payload.replace(b"true,", b"true\x00,", 1)
+    t = sign_raw(demo_keys, header, payload)
+    r = gateway.get(NATIVE["kambrium"] + "123", headers=tokens.bearer(t))
+    assert r.status_code == 401
+    assert r.json() == {"detail": MALFORMED}
