@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <string.h>
-#include <time.h>
 
 #include "ngx_http_mcp_map.h"
 
@@ -669,7 +668,12 @@ ngx_http_mcp_map_scrub(json_t *json)
 /*
  * "2023-11-07T05:31:56Z", "2023-11-07T07:31:56.5+02:00", ... ->
  * "2023-11-07T05:31:56Z" (fractions of a second are kept).
- * Returns 0, or -1 if "in" is not an RFC 3339 date-time.
+ * Returns 0, or -1 if "in" is not a real RFC 3339 date-time: a day its
+ * month has (leap years counted), a year 0001 to 9999 before and after
+ * the offset, an offset within +-23:59, a second 60 only where a leap
+ * second can be (23:59:60 UTC on a month's last day).  Nothing is
+ * normalized by the C library: timegm() would make 2023-02-30 into
+ * March 2nd, and year 0 into -001.
  */
 
 static int
@@ -689,17 +693,63 @@ ngx_http_mcp_map_digits(const char *p, int n)
 }
 
 
+static int
+ngx_http_mcp_map_mdays(int year, int month)
+{
+    static const int  mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+                                  30, 31 };
+
+    if (month == 2
+        && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+    {
+        return 29;
+    }
+
+    return mdays[month - 1];
+}
+
+
+/* days since 0000-03-01 of a date of the proleptic Gregorian calendar */
+
+static long
+ngx_http_mcp_map_days(int y, int m, int d)
+{
+    long  era, yoe, doy;
+
+    y -= (m <= 2);
+    era = y / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy;
+}
+
+
+static void
+ngx_http_mcp_map_date(long days, int *y, int *m, int *d)
+{
+    long  era, doe, yoe, doy, mp;
+
+    era = days / 146097;
+    doe = days - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+
+    *d = (int) (doy - (153 * mp + 2) / 5 + 1);
+    *m = (int) (mp < 10 ? mp + 3 : mp - 9);
+    *y = (int) (yoe + era * 400 + (*m <= 2));
+}
+
+
 int
 ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
 {
-    int          n, off, sign;
+    int          n, year, month, day, hour, min, sec, leap, off;
+    long         days, minutes;
     char         frac[16];
     size_t       flen;
-    time_t       t;
-    struct tm    tm;
     const char  *p;
-
-    memset(&tm, 0, sizeof(struct tm));
 
     /* YYYY-MM-DDTHH:MM:SS */
 
@@ -710,17 +760,17 @@ ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
         return -1;
     }
 
-    tm.tm_year = ngx_http_mcp_map_digits(in, 4);
-    tm.tm_mon = ngx_http_mcp_map_digits(in + 5, 2);
-    tm.tm_mday = ngx_http_mcp_map_digits(in + 8, 2);
-    tm.tm_hour = ngx_http_mcp_map_digits(in + 11, 2);
-    tm.tm_min = ngx_http_mcp_map_digits(in + 14, 2);
-    tm.tm_sec = ngx_http_mcp_map_digits(in + 17, 2);
+    year = ngx_http_mcp_map_digits(in, 4);
+    month = ngx_http_mcp_map_digits(in + 5, 2);
+    day = ngx_http_mcp_map_digits(in + 8, 2);
+    hour = ngx_http_mcp_map_digits(in + 11, 2);
+    min = ngx_http_mcp_map_digits(in + 14, 2);
+    sec = ngx_http_mcp_map_digits(in + 17, 2);
 
-    if (tm.tm_year < 0 || tm.tm_mon < 1 || tm.tm_mon > 12
-        || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0
-        || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59
-        || tm.tm_sec < 0 || tm.tm_sec > 60)
+    if (year < 1 || month < 1 || month > 12 || day < 1
+        || day > ngx_http_mcp_map_mdays(year, month)
+        || hour < 0 || hour > 23 || min < 0 || min > 59
+        || sec < 0 || sec > 60)
     {
         return -1;
     }
@@ -745,21 +795,31 @@ ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
 
     frac[flen] = '\0';
 
+    /* the offset, in minutes: +-HH:MM, HH at most 23 */
+
     if (*p == 'Z' || *p == 'z') {
         off = 0;
         p++;
 
     } else if (*p == '+' || *p == '-') {
-        sign = (*p == '-') ? -1 : 1;
-        if (!(p[1] >= '0' && p[1] <= '2' && p[2] >= '0' && p[2] <= '9'
-              && p[3] == ':' && p[4] >= '0' && p[4] <= '5'
-              && p[5] >= '0' && p[5] <= '9'))
-        {
+        n = ngx_http_mcp_map_digits(p + 1, 2);
+
+        if (n < 0 || n > 23 || p[3] != ':') {
             return -1;
         }
 
-        off = sign * (((p[1] - '0') * 10 + (p[2] - '0')) * 3600
-                      + ((p[4] - '0') * 10 + (p[5] - '0')) * 60);
+        off = ngx_http_mcp_map_digits(p + 4, 2);
+
+        if (off < 0 || off > 59) {
+            return -1;
+        }
+
+        off += n * 60;
+
+        if (*p == '-') {
+            off = -off;
+        }
+
         p += 6;
 
     } else {
@@ -770,23 +830,39 @@ ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
         return -1;
     }
 
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
+    /* to UTC, by whole minutes: the seconds never move */
 
-    t = timegm(&tm);
-    if (t == (time_t) -1) {
+    leap = (sec == 60);
+
+    minutes = (ngx_http_mcp_map_days(year, month, day) * 24 + hour) * 60
+              + min - off;
+
+    days = minutes / 1440;
+    minutes %= 1440;
+
+    if (minutes < 0) {
+        minutes += 1440;
+        days--;
+    }
+
+    ngx_http_mcp_map_date(days, &year, &month, &day);
+
+    hour = (int) (minutes / 60);
+    min = (int) (minutes % 60);
+
+    if (year < 1 || year > 9999) {
         return -1;
     }
 
-    t -= off;
-
-    if (gmtime_r(&t, &tm) == NULL) {
+    if (leap
+        && !(hour == 23 && min == 59
+             && day == ngx_http_mcp_map_mdays(year, month)))
+    {
         return -1;
     }
 
     n = snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d%sZ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec, frac);
+                 year, month, day, hour, min, sec, frac);
 
     return (n > 0 && (size_t) n < len) ? 0 : -1;
 }

@@ -6,7 +6,8 @@ defect, each seen to fail on the code before its fix.
 2. degenerate RSA keys: here, and t/unit/test_jwk_check.c
 4. malformed registry answers (bad chunking, a status outside 100-599,
    item 7's 999): here
-5. strict JSON: here, and t/unit/test_json.c, t/unit/test_jwt.c
+5. strict JSON: here, and t/unit/test_json.c
+6. impossible timestamps: here, and t/unit/test_map.c
 """
 
 import base64
@@ -251,3 +252,20 @@ def test_a_signed_token_with_a_nul_byte_is_malformed(gateway, demo_keys,
     r = gateway.get(NATIVE["kambrium"] + "123", headers=tokens.bearer(t))
     assert r.status_code == 401
     assert r.json() == {"detail": MALFORMED}
+
+
+# -- 6. timestamps -------------------------------------------------------------
+
+@pytest.mark.parametrize("sent", [
+    "2023-02-30T10:00:00Z", "0000-01-01T00:00:00+02:00",
+    "2025-06-27T10:00:00+29:00", "2023-02-29T00:00:00Z",
+])
+def test_an_impossible_timestamp_is_kept_as_sent(gateway, mocks, auth, sent):
+    mocks["gatana"].fault("inject", merge={"server": {"createdAt": sent}})
+    r = gateway.get("/mcp-servers/gatana/github-tools", headers=auth)
+
+    assert r.status_code == 200, r.text
+    server = r.json()
+    assert "created_at" not in server
+    assert server["extensions"]["gatana"]["createdAt"] == sent
+    assert server["updated_at"] == "2025-06-27T10:30:00Z"
