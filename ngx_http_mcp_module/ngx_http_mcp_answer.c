@@ -147,7 +147,7 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 
     } else if (ok) {
         out = server;
-        ngx_http_mcp_map_scrub(out);
+        ngx_http_mcp_map_scrub(reg->vendor, out);
 
     } else {
         detail = ngx_http_mcp_map_error_detail(json, &len);

@@ -42,28 +42,63 @@ static const char *const  ngx_http_mcp_auth_fields[] = {
 static const char  ngx_http_mcp_auth_types[] = "ssssa";
 
 
-/* keys that hold secrets, at any depth of any vendor answer */
+/*
+ * The names of secrets, at any depth of any vendor answer, compared as
+ * the scrub normalizes names: lower case, letters and digits only, so
+ * that "clientSecret", "client_secret", "ClientSecret" and
+ * "client-secret" are one name.  A member is a secret when its name ends
+ * with one of these (the "suffix" ones: "oauth2_client_secret",
+ * "accessToken", "x-api-key"), or is one of the others; a boolean never
+ * is one (Gatana's "hasAccessToken" says whether a token is set).  The
+ * one list of secret names: docs/canonical-schema.md lists it too.
+ */
 
 typedef struct {
-    size_t       len;
     const char  *name;
-} ngx_http_mcp_secret_key_t;
+    unsigned     suffix:1;      /* any name ending with it */
+    unsigned     strings:1;     /* only when the value is a string */
+} ngx_http_mcp_secret_name_t;
 
-#define ngx_http_mcp_secret(s)  { sizeof(s) - 1, s }
 
-static const ngx_http_mcp_secret_key_t  ngx_http_mcp_secret_keys[] = {
-    ngx_http_mcp_secret("api_key"),
-    ngx_http_mcp_secret("apikey"),
-    ngx_http_mcp_secret("apikeys"),
-    ngx_http_mcp_secret("client_secret"),
-    ngx_http_mcp_secret("oauth2_client_secret"),
-    ngx_http_mcp_secret("secret"),
-    ngx_http_mcp_secret("password"),
-    ngx_http_mcp_secret("access_token"),
-    ngx_http_mcp_secret("refresh_token"),
-    ngx_http_mcp_secret("id_token"),
-    { 0, NULL }
+static const ngx_http_mcp_secret_name_t  ngx_http_mcp_secret_names[] = {
+    { "secret", 1, 0 },
+    { "secrets", 1, 0 },
+    { "password", 1, 0 },
+    { "passwd", 1, 0 },
+    { "passphrase", 1, 0 },
+    { "token", 1, 0 },
+    { "apikey", 1, 0 },
+    { "apikeys", 1, 0 },
+    { "privatekey", 1, 0 },
+    { "credential", 0, 0 },
+
+    /* Gatana's "authorization" is an object that describes the method */
+    { "authorization", 0, 1 },
+    { "cookie", 0, 1 },
+    { NULL, 0, 0 }
 };
+
+
+/* an object of this name is a credentials object, whatever the vendor */
+
+#define NGX_HTTP_MCP_CREDENTIALS  "credentials"
+
+#define NGX_HTTP_MCP_NAME_LEN     64
+
+
+const char *const  ngx_http_mcp_map_none[] = { NULL };
+
+
+static size_t ngx_http_mcp_map_name(const char *key, char *out);
+static int ngx_http_mcp_map_named(const char *name, size_t len,
+    const char *const *names);
+static int ngx_http_mcp_map_secret(const char *name, size_t len,
+    json_t *value);
+static void ngx_http_mcp_map_scrub_in(const ngx_http_mcp_vendor_t *vendor,
+    json_t *json, const char *const *keep);
+static int ngx_http_mcp_map_is_credentials(
+    const ngx_http_mcp_vendor_t *vendor, const char *name, size_t len,
+    json_t *value);
 
 
 static int ngx_http_mcp_map_check_update(json_t *update,
@@ -229,7 +264,7 @@ ngx_http_mcp_map_redact(const ngx_http_mcp_vendor_t *vendor, json_t *body)
         vendor->redact(body);
     }
 
-    ngx_http_mcp_map_scrub(body);
+    ngx_http_mcp_map_scrub(vendor, body);
 }
 
 
@@ -622,19 +657,42 @@ ngx_http_mcp_map_is_uri(const char *s)
 }
 
 
-/* removes every key that holds a secret, at any depth */
+/*
+ * Removes every member that holds a secret, at any depth: one named like
+ * a secret, and every member of a credentials object but those that
+ * describe it.
+ */
 
 void
-ngx_http_mcp_map_scrub(json_t *json)
+ngx_http_mcp_map_scrub(const ngx_http_mcp_vendor_t *vendor, json_t *json)
+{
+    ngx_http_mcp_map_scrub_in(vendor, json, NULL);
+}
+
+
+/*
+ * "keep": inside a credentials object (or an array of them), the only
+ * members that may stay
+ */
+
+static void
+ngx_http_mcp_map_scrub_in(const ngx_http_mcp_vendor_t *vendor, json_t *json,
+    const char *const *keep)
 {
     size_t       i, len;
     json_t      *v;
     void        *tmp;
     const char  *key;
+    char         name[NGX_HTTP_MCP_NAME_LEN];
 
     if (json_is_array(json)) {
         json_array_foreach(json, i, v) {
-            ngx_http_mcp_map_scrub(v);
+            if (keep && !json_is_object(v)) {
+                json_array_set_new(json, i, json_null());
+                continue;
+            }
+
+            ngx_http_mcp_map_scrub_in(vendor, v, keep);
         }
 
         return;
@@ -645,23 +703,131 @@ ngx_http_mcp_map_scrub(json_t *json)
     }
 
     json_object_foreach_safe(json, tmp, key, v) {
-        len = strlen(key);
+        len = ngx_http_mcp_map_name(key, name);
 
-        for (i = 0; ngx_http_mcp_secret_keys[i].name; i++) {
-            if (ngx_http_mcp_secret_keys[i].len == len
-                && strcasecmp(key, ngx_http_mcp_secret_keys[i].name) == 0)
-            {
-                break;
-            }
-        }
-
-        if (ngx_http_mcp_secret_keys[i].name) {
+        if (ngx_http_mcp_map_secret(name, len, v)
+            || (keep && !ngx_http_mcp_map_named(name, len, keep)))
+        {
             json_object_del(json, key);
             continue;
         }
 
-        ngx_http_mcp_map_scrub(v);
+        ngx_http_mcp_map_scrub_in(vendor, v,
+                                  ngx_http_mcp_map_is_credentials(vendor,
+                                                                  name, len,
+                                                                  v)
+                                  ? vendor->credential_fields : NULL);
     }
+}
+
+
+/* an object (or array) the vendor calls credentials, or named so */
+
+static int
+ngx_http_mcp_map_is_credentials(const ngx_http_mcp_vendor_t *vendor,
+    const char *name, size_t len, json_t *value)
+{
+    size_t  n;
+
+    if (!json_is_object(value) && !json_is_array(value)) {
+        return 0;
+    }
+
+    n = sizeof(NGX_HTTP_MCP_CREDENTIALS) - 1;
+
+    return (len >= n
+            && memcmp(name + len - n, NGX_HTTP_MCP_CREDENTIALS, n) == 0)
+           || ngx_http_mcp_map_named(name, len, vendor->credentials);
+}
+
+
+/*
+ * The name as the scrub compares it: lower case letters and digits, the
+ * rest left out; a longer name keeps its end, which is what a suffix
+ * needs (and no name of the lists is that long).
+ */
+
+static size_t
+ngx_http_mcp_map_name(const char *key, char *out)
+{
+    size_t       n, skip;
+    const char  *p;
+
+    for (n = 0, p = key; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+            || (*p >= '0' && *p <= '9'))
+        {
+            n++;
+        }
+    }
+
+    skip = (n > NGX_HTTP_MCP_NAME_LEN) ? n - NGX_HTTP_MCP_NAME_LEN : 0;
+
+    for (n = 0, p = key; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9')))
+        {
+            continue;
+        }
+
+        if (skip) {
+            skip--;
+            continue;
+        }
+
+        out[n++] = (*p >= 'A' && *p <= 'Z') ? (char) (*p | 0x20) : *p;
+    }
+
+    return n;
+}
+
+
+/* 1 if the normalized "name" is one of "names" (which are not) */
+
+static int
+ngx_http_mcp_map_named(const char *name, size_t len,
+    const char *const *names)
+{
+    size_t  n;
+    char    other[NGX_HTTP_MCP_NAME_LEN];
+
+    for ( /* void */ ; *names; names++) {
+        n = ngx_http_mcp_map_name(*names, other);
+
+        if (n == len && memcmp(name, other, len) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_http_mcp_map_secret(const char *name, size_t len, json_t *value)
+{
+    size_t                             n;
+    const ngx_http_mcp_secret_name_t  *s;
+
+    if (json_is_boolean(value)) {
+        return 0;
+    }
+
+    for (s = ngx_http_mcp_secret_names; s->name; s++) {
+        n = strlen(s->name);
+
+        if (s->strings && !json_is_string(value)) {
+            continue;
+        }
+
+        if (n == len || (s->suffix && n < len)) {
+            if (memcmp(name + len - n, s->name, n) == 0) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 

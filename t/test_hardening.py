@@ -4,6 +4,7 @@ defect, each seen to fail on the code before its fix.
 1. the cache key: t/test_cache.py (test_no_two_callers_share_a_key_by_its_
    separators, test_a_custom_key_is_unambiguous_too), t/unit/test_key.c
 2. degenerate RSA keys: here, and t/unit/test_jwk_check.c
+3. secrets in any case style, and credentials objects: here
 4. malformed registry answers (bad chunking, a status outside 100-599,
    item 7's 999): here
 5. strict JSON: here, and t/unit/test_json.c
@@ -17,11 +18,13 @@ import os
 import re
 
 import pytest
+import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 import harness
 import tokens
+import conftest
 from conftest import gateway_subst
 from harness import NATIVE, SEED, UPSTREAM
 from test_auth import assert_invalid, call, conf_error, key_conf, sign_raw, \
@@ -269,3 +272,125 @@ def test_an_impossible_timestamp_is_kept_as_sent(gateway, mocks, auth, sent):
     assert "created_at" not in server
     assert server["extensions"]["gatana"]["createdAt"] == sent
     assert server["updated_at"] == "2025-06-27T10:30:00Z"
+
+
+# -- 3. secrets by what they are -----------------------------------------------
+
+# the same secrets, named in each style a vendor may use
+STYLES = {
+    "camel": ["clientSecret", "accessToken", "refreshToken", "apiKey",
+              "password", "idToken", "privateKey"],
+    "snake": ["client_secret", "access_token", "refresh_token", "api_key",
+              "password", "id_token", "private_key"],
+    "kebab": ["client-secret", "access-token", "refresh-token", "api-key",
+              "password", "id-token", "private-key"],
+    "pascal": ["ClientSecret", "AccessToken", "RefreshToken", "ApiKey",
+               "Password", "IdToken", "PrivateKey"],
+}
+
+
+def secrets_for(vendor, style):
+    """(what to merge into the vendor's answer, the secret values)"""
+    values = []
+
+    def secret(name):
+        values.append("S3CRET-%s-%s-%d" % (vendor, style, len(values)))
+        return values[-1]
+
+    names = STYLES[style]
+    flat = {n: secret(n) for n in names}
+    nested = {"oauth": {n: secret(n) for n in names[:3]},
+              "list": [{names[0]: secret(names[0])}]}
+    if vendor == "kambrium":
+        merge = {"data": dict(flat, config=nested)}
+    elif vendor == "barndoor":
+        merge = dict(flat, meta=nested)
+    else:
+        # the attack run's own: oauthClientConfiguration.clientSecret,
+        # serverCredentials.accessToken / refreshToken, authorization.token;
+        # and an undocumented member of a credentials object
+        merge = {
+            "server": dict(flat, **{
+                "oauthClientConfiguration": {"client_id": "cid",
+                                             names[0]: secret(names[0])},
+                "serverCredentials": {names[1]: secret(names[1]),
+                                      names[2]: secret(names[2]),
+                                      "sessionKey": secret("sessionKey")},
+                "authorization": {"method": "apikey",
+                                  "credentialsScope": "server",
+                                  "token": secret("token")},
+                "extra": nested}),
+            "currentUserCredentials": {"opaque": secret("opaque"),
+                                       names[3]: secret(names[3])},
+        }
+    return merge, values
+
+
+@pytest.fixture
+def debug_gateway(nginx, mocks):
+    return nginx(harness.demo_conf(), MCP_LOG_LEVEL="debug",
+                 **gateway_subst(mocks))
+
+
+def everything_redis_holds():
+    client = redis.Redis(port=conftest.GATEWAY_REDIS.port)
+    try:
+        blob = b""
+        for key in client.scan_iter(count=1000):
+            blob += key + b"\n"
+            if client.type(key) == b"hash":
+                for k, v in client.hgetall(key).items():
+                    blob += k + b"=" + v + b"\n"
+            elif client.type(key) == b"string":
+                blob += (client.get(key) or b"") + b"\n"
+        return blob
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("vendor", ["kambrium", "barndoor", "gatana"])
+def test_secrets_are_recognized_in_any_case_style(debug_gateway, mocks, auth,
+                                                  vendor):
+    """camelCase, snake_case, kebab-case, PascalCase: never in an answer,
+    native or canonical, nor in Redis, nor in the debug log"""
+    native = NATIVE[vendor] + SEED[vendor]
+    canonical = "/mcp-servers/%s/%s" % (vendor, SEED[vendor])
+    sent = []
+
+    for style in STYLES:
+        merge, values = secrets_for(vendor, style)
+        sent += values
+        mocks[vendor].fault("inject", merge=merge)
+
+        for path, view in ((native, "native"), (canonical, "canonical"),
+                           (native, "canonical")):
+            h = dict(auth, **(CANONICAL if path == native
+                              and view == "canonical" else {}))
+            for _ in range(2):              # a miss, then a hit
+                r = debug_gateway.get(path, headers=h,
+                                      params={"style": style})
+                assert r.status_code == 200, r.text
+                for v in values:
+                    assert v not in r.text, (style, path, view, v)
+
+    mocks[vendor].fault("none")
+    stored = everything_redis_holds()
+    assert stored, "the answers were cached"
+    log = debug_gateway.error_log()
+    assert "mcp cache" in log, "the debug log is on"
+    for v in sent:
+        assert v.encode() not in stored, v
+        assert v not in log, v
+
+
+def test_credentials_metadata_is_kept(gateway, mocks, auth):
+    """what a credentials object documents about itself stays: whether a
+    token is set, when it expires, whose it is"""
+    r = gateway.get(NATIVE["gatana"] + "github-tools", headers=auth)
+    creds = r.json()["server"]["serverCredentials"]
+    assert creds["hasAccessToken"] is True
+    assert set(creds) == {"type", "hasAccessToken", "accessTokenExpiry",
+                          "hasRefreshToken", "subject", "email", "createdAt",
+                          "lastUsedAt"}
+    r = gateway.get("/mcp-servers/gatana/github-tools", headers=auth)
+    assert r.json()["auth"]["credentials_set"] is True

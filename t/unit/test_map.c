@@ -200,7 +200,7 @@ test_gatana_answer_without_secrets(void **state)
 
     body = fixture("gatana-put-answer.json");
     server = server_of(GATANA, "gatana", "string", body);
-    ngx_http_mcp_map_scrub(server);
+    ngx_http_mcp_map_scrub(GATANA, server);
 
     assert_string_equal(str(server, "id"), "gatana:string");
     assert_string_equal(str(server, "status"), "active");
@@ -494,7 +494,7 @@ round_trip(const ngx_http_mcp_vendor_t *vendor, const char *file, json_t *body, 
     ngx_http_mcp_map_err_t   err;
 
     server = server_of(vendor, "r", "123", body);
-    ngx_http_mcp_map_scrub(server);
+    ngx_http_mcp_map_scrub(vendor, server);
 
     update = writable(server, fields, ext);
 
@@ -596,7 +596,7 @@ test_round_trips(void **state)
         ngx_http_mcp_map_err_t   err;
 
         server = server_of(GATANA, "r", "s", g);
-        ngx_http_mcp_map_scrub(server);
+        ngx_http_mcp_map_scrub(GATANA, server);
         update = writable(server, gatana_fields, gatana_ext);
         put = ngx_http_mcp_map_update(GATANA, update, &err);
         assert_non_null(put);
@@ -790,6 +790,51 @@ test_an_impossible_date_is_kept_as_sent(void **state)
 }
 
 
+/* secrets by what they are: one name in every case style */
+
+static void
+test_secret_names_in_any_style(void **state)
+{
+    char    *text;
+    json_t  *body;
+
+    (void) state;
+
+    body = json_loads("{\"clientSecret\": \"a\", \"client_secret\": \"b\","
+                      " \"ClientSecret\": \"c\", \"access-token\": \"d\","
+                      " \"X-Api-Key\": \"e\", \"oauth2_client_secret\": \"f\","
+                      " \"REFRESH_TOKEN\": \"g\", \"token\": \"h\","
+                      " \"privateKey\": {\"k\": 1}, \"apikeys\": [\"i\"],"
+                      " \"authorization\": \"Bearer j\","
+                      " \"hasAccessToken\": true, \"accessTokenExpiry\": \"x\","
+                      " \"credentialsScope\": \"server\", \"name\": \"n\","
+                      " \"authorization2\": {\"method\": \"none\"},"
+                      " \"nested\": [{\"userPassword\": \"k\"}],"
+                      " \"serverCredentials\": {\"type\": \"oauth\","
+                      "   \"hasRefreshToken\": false, \"opaque\": \"l\","
+                      "   \"accessToken\": \"m\"},"
+                      " \"moreCredentials\": [{\"email\": \"e@x\","
+                      "   \"blob\": \"o\"}, \"p\"]}", 0, NULL);
+    assert_non_null(body);
+
+    ngx_http_mcp_map_scrub(GATANA, body);
+
+    text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(text,
+                        "{\"hasAccessToken\":true,"
+                        "\"accessTokenExpiry\":\"x\","
+                        "\"credentialsScope\":\"server\",\"name\":\"n\","
+                        "\"authorization2\":{\"method\":\"none\"},"
+                        "\"nested\":[{}],"
+                        "\"serverCredentials\":{\"type\":\"oauth\","
+                        "\"hasRefreshToken\":false},"
+                        "\"moreCredentials\":[{\"email\":\"e@x\"},null]}");
+
+    free(text);
+    json_decref(body);
+}
+
+
 int
 main(void)
 {
@@ -804,6 +849,7 @@ main(void)
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_errors_and_times),
         cmocka_unit_test(test_impossible_timestamps),
+        cmocka_unit_test(test_secret_names_in_any_style),
         cmocka_unit_test(test_an_impossible_date_is_kept_as_sent),
     };
 
