@@ -9,6 +9,7 @@ defect, each seen to fail on the code before its fix.
    item 7's 999): here
 5. strict JSON: here, and t/unit/test_json.c
 6. impossible timestamps: here, and t/unit/test_map.c
+7. what of the client's request reaches the registry: here
 """
 
 import base64
@@ -394,3 +395,46 @@ def test_credentials_metadata_is_kept(gateway, mocks, auth):
                           "lastUsedAt"}
     r = gateway.get("/mcp-servers/gatana/github-tools", headers=auth)
     assert r.json()["auth"]["credentials_set"] is True
+
+
+# -- 7. the client's headers and the registry ----------------------------------
+
+# what a client sends that the registry is never given: its cookies (they
+# may hold the token), a Content-Encoding of a body the gateway re-sends as
+# it is, its own X-* (X-Forwarded-For, X-Tenant, X-User, ...: what a
+# registry may trust), and what would make the answer partial or empty
+DROPPED = {"Cookie": "t=SECRET-cookie", "X-Tenant": "other-tenant",
+           "X-Forwarded-For": "203.0.113.9", "X-User": "admin",
+           "x-api-key": "SECRET-x-api-key", "If-None-Match": '"abc"',
+           "If-Modified-Since": "Wed, 21 Oct 2015 07:28:00 GMT",
+           "Range": "bytes=0-10"}
+KEPT = {"User-Agent": "client/1.0", "traceparent":
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "Accept-Language": "de"}
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_the_registry_gets_none_of_the_clients_cookies_or_x_headers(
+        gateway, mocks, auth, method):
+    h = dict(auth, **DROPPED, **KEPT)
+    path = NATIVE["barndoor"] + SEED["barndoor"]
+    if method == "PUT":
+        h["Content-Encoding"] = "identity"
+        r = gateway.put(path, headers=h, json={"name": "renamed"})
+    else:
+        h["Cache-Control"] = "no-cache"
+        r = gateway.get(path, headers=h)
+    assert r.status_code == 200, r.text
+
+    seen = mocks["barndoor"].last()["headers"]
+    for name in list(DROPPED) + ["Content-Encoding"]:
+        assert name.lower() not in seen, (name, seen)
+    for name, value in KEPT.items():
+        assert seen.get(name.lower()) == value, (name, seen)
+    # what the registry's location sets still goes
+    assert seen["authorization"] == "Bearer demo-barndoor-credential"
+    assert seen["x-mcp-caller"] == "alice"
+
+    # and the client's own request is left as it was: the variables of
+    # the main request still see its headers
+    assert r.status_code == 200
