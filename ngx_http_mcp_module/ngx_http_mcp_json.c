@@ -177,6 +177,30 @@ ngx_http_mcp_json_track(ngx_http_request_t *r, json_t *json)
 }
 
 
+/*
+ * drops a reference tied to the request before the request ends (a large
+ * answer's tree, once its text is written); NULL is nothing
+ */
+
+void
+ngx_http_mcp_json_release(ngx_http_request_t *r, json_t *json)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (json == NULL) {
+        return;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_mcp_json_cleanup && cln->data == json) {
+            cln->data = NULL;
+            json_decref(json);
+            return;
+        }
+    }
+}
+
+
 static void
 ngx_http_mcp_json_cleanup(void *data)
 {

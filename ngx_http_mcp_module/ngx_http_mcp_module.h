@@ -207,6 +207,7 @@ ngx_int_t ngx_http_mcp_filter_init(ngx_conf_t *cf);
 json_t *ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
     ngx_str_t *error);
 ngx_int_t ngx_http_mcp_json_track(ngx_http_request_t *r, json_t *json);
+void ngx_http_mcp_json_release(ngx_http_request_t *r, json_t *json);
 ngx_int_t ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json,
     ngx_chain_t **out);
 

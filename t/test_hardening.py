@@ -9,14 +9,17 @@ defect, each seen to fail on the code before its fix.
    item 7's 999): here
 5. strict JSON: here, and t/unit/test_json.c
 6. impossible timestamps: here, and t/unit/test_map.c
-7. what of the client's request reaches the registry: here
+7. what of the client's request reaches the registry, and a worker's
+   memory after large answers: here
 """
 
 import base64
+import concurrent.futures
 import hashlib
 import json
 import os
 import re
+import time
 
 import pytest
 import redis
@@ -438,3 +441,70 @@ def test_the_registry_gets_none_of_the_clients_cookies_or_x_headers(
     # and the client's own request is left as it was: the variables of
     # the main request still see its headers
     assert r.status_code == 200
+
+
+# -- 7. a worker's memory after large answers ----------------------------------
+
+MB = 1024 * 1024
+
+
+def status_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s for %d" % (field, pid))
+
+
+def gatana_answer_of(mocks, size):
+    """the seeded Gatana server's answer made about "size" bytes long"""
+    url = mocks["gatana"].url + "/_mock/files"
+    per_file = harness.requests.post(url, json={"count": 1000},
+                                     timeout=30).json()["body_bytes"] / 1000
+    count = int(size / per_file)
+    return harness.requests.post(url, json={"count": count},
+                                 timeout=60).json()["body_bytes"]
+
+
+def test_a_worker_gives_back_the_memory_of_large_answers(nginx, mocks, auth):
+    """eight concurrent 15.5 MB Gatana answers, both views: the worker's
+    memory settles within 64 MB of what it was before them"""
+    conf = (harness.demo_conf()
+            .replace("worker_processes  2;", "worker_processes  1;")
+            .replace("proxy_read_timeout        10s;",
+                     "proxy_read_timeout        120s;"))
+    ngx = nginx(conf, **gateway_subst(mocks))
+    [pid] = ngx.worker_pids()
+    path = NATIVE["gatana"] + SEED["gatana"]
+
+    # fresh: the worker has served a small answer of each kind
+    for h in ({}, CANONICAL):
+        assert ngx.get(path, headers=dict(auth, **h)).status_code == 200
+    fresh = status_kb(pid, "VmRSS")
+
+    size = gatana_answer_of(mocks, 15.5 * MB)
+    assert 15 * MB < size < 16 * MB
+
+    def one(i):
+        h = dict(auth, **(CANONICAL if i % 2 else {}))
+        h["Cache-Control"] = "no-cache"
+        return ngx.get(path, headers=h, timeout=180)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(one, range(8)))
+    assert [r.status_code for r in answers] == [200] * 8
+    assert len(answers[0].content) > 15 * MB
+
+    peak = status_kb(pid, "VmHWM")
+    settled = status_kb(pid, "VmRSS")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        settled = min(settled, status_kb(pid, "VmRSS"))
+
+    print("worker RSS: fresh %d kB, peak %d kB, settled %d kB"
+          % (fresh, peak, settled))
+    # AddressSanitizer and valgrind bring allocators of their own, which
+    # keep freed memory on purpose (to catch a use after free)
+    if not (harness.SANITIZE or harness.VALGRIND):
+        assert settled - fresh <= 64 * 1024, (fresh, peak, settled)
