@@ -64,7 +64,6 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
     ngx_uint_t                       ok;
     const char                      *detail;
     ngx_http_mcp_map_err_t           err;
-    ngx_pool_cleanup_t              *cln;
     ngx_http_mcp_capture_t          *cap;
     ngx_http_mcp_registry_t         *reg;
     ngx_http_mcp_main_conf_t        *mmcf;
@@ -120,6 +119,8 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 #if (NGX_HTTP_MCP_MALLOC_TRIM)
 
     if (cap->size >= NGX_HTTP_MCP_TRIM_SIZE) {
+        ngx_pool_cleanup_t  *cln;
+
         cln = ngx_pool_cleanup_add(r->pool, 0);
         if (cln == NULL) {
             return NGX_ERROR;

@@ -28,8 +28,9 @@ static void ngx_http_mcp_json_cleanup(void *data);
  * Parses the in-memory buffers of "in" as one JSON document.  Duplicate
  * keys are rejected; so are invalid UTF-8, integers beyond 64 bits,
  * nesting deeper than jansson's limit, and NUL bytes, which jansson
- * alone would skip between tokens (ngx_http_mcp_json_load.c).  On failure NULL is returned and
- * "error" describes what is wrong (jansson's text: no input data in it).
+ * alone would skip between tokens (ngx_http_mcp_json_load.c).  On
+ * failure NULL is returned and "error" describes what is wrong (jansson's
+ * text, or the NUL's offset: no input data in it).
  */
 
 json_t *

@@ -833,7 +833,8 @@ ngx_http_mcp_map_secret(const char *name, size_t len, json_t *value)
 
 /*
  * "2023-11-07T05:31:56Z", "2023-11-07T07:31:56.5+02:00", ... ->
- * "2023-11-07T05:31:56Z" (fractions of a second are kept).
+ * "2023-11-07T05:31:56Z" (fractions of a second are kept, up to 30
+ * digits: a longer one is refused rather than cut).
  * Returns 0, or -1 if "in" is not a real RFC 3339 date-time: a day its
  * month has (leap years counted), a year 0001 to 9999 before and after
  * the offset, an offset within +-23:59, a second 60 only where a leap
@@ -913,7 +914,7 @@ ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
 {
     int          n, year, month, day, hour, min, sec, leap, off;
     long         days, minutes;
-    char         frac[16];
+    char         frac[32];
     size_t       flen;
     const char  *p;
 
@@ -946,9 +947,14 @@ ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
 
     if (*p == '.') {
         for (p++; *p >= '0' && *p <= '9'; p++) {
-            if (flen < sizeof(frac) - 2) {
-                frac[++flen] = *p;
+
+            /* more digits than are kept: refused, not cut short */
+
+            if (flen == sizeof(frac) - 2) {
+                return -1;
             }
+
+            frac[++flen] = *p;
         }
 
         if (flen == 0) {

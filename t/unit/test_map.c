@@ -750,6 +750,17 @@ test_impossible_timestamps(void **state)
     assert_string_equal(utc("2025-06-27T10:00:00.123456789Z"),
                         "2025-06-27T10:00:00.123456789Z");
     assert_string_equal(utc("2025-06-27t10:00:00z"), "2025-06-27T10:00:00Z");
+
+    /* every digit of a fraction is kept, or none is taken (t/fuzz found
+     * digits beyond the 14th cut off) */
+    assert_string_equal(utc("2023-11-07T07:31:56.3333322312322323123232023Z"),
+                        "2023-11-07T07:31:56.3333322312322323123232023Z");
+    assert_string_equal(utc("2023-11-07T07:31:56."
+                            "123456789012345678901234567890Z"),
+                        "2023-11-07T07:31:56."
+                        "123456789012345678901234567890Z");
+    assert_string_equal(utc("2023-11-07T07:31:56."
+                            "1234567890123456789012345678901Z"), "invalid");
     assert_string_equal(utc("+2025-06-27T10:00:00Z"), "invalid");
     assert_string_equal(utc("2025-6-27T10:00:00Z"), "invalid");
     assert_string_equal(utc("2025-06-27T10:00:00+0200"), "invalid");
