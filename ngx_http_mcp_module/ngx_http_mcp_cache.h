@@ -24,6 +24,7 @@
 
 #include "ngx_http_mcp_module.h"
 #include "ngx_http_mcp_redis.h"
+#include "ngx_http_mcp_key.h"
 
 
 /*
@@ -187,11 +188,24 @@ typedef struct {
 } ngx_http_mcp_cache_pending_t;
 
 
+/*
+ * mcp_cache_key, compiled: its text and its variables, in order, each
+ * one part of the entry's field (ngx_http_mcp_key.h)
+ */
+
+#define NGX_HTTP_MCP_CACHE_KEY_PARTS  32
+
+typedef struct {
+    ngx_str_t                       text;       /* a literal, or */
+    ngx_int_t                       index;      /* a variable, or -1 */
+} ngx_http_mcp_cache_key_part_t;
+
+
 typedef struct {
     ngx_http_mcp_redis_conf_t       redis;      /* name.len 0: no cache */
     ngx_str_t                       prefix;
 
-    ngx_http_complex_value_t       *default_key;
+    ngx_array_t                    *default_key;
     ngx_int_t                       sub_index;  /* $mcp_jwt_sub */
 
     ngx_http_mcp_redis_script_t     scripts[NGX_HTTP_MCP_CACHE_NSCRIPTS];
@@ -212,7 +226,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                      enable;
     ngx_msec_t                      ttl;
-    ngx_http_complex_value_t       *key;
+    ngx_array_t                    *key;        /* of key parts */
     ngx_array_t                    *statuses;   /* ngx_uint_t */
     ngx_flag_t                      bypass;
     ngx_str_t                       header;
@@ -269,6 +283,7 @@ void ngx_http_mcp_cache_set_status(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx, ngx_uint_t status);
 
 /* ngx_http_mcp_cache_key.c */
+ngx_array_t *ngx_http_mcp_cache_key_compile(ngx_conf_t *cf, ngx_str_t *key);
 ngx_http_mcp_cache_ctx_t *ngx_http_mcp_cache_ctx(ngx_http_request_t *r,
     ngx_http_mcp_route_t *route, ngx_http_mcp_reply_t *reply,
     ngx_http_mcp_step_pt done);

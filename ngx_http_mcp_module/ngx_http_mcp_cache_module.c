@@ -30,6 +30,8 @@ static char *ngx_http_mcp_cache_statuses(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mcp_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mcp_cache_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_mcp_cache_init_process(ngx_cycle_t *cycle);
 static void ngx_http_mcp_cache_exit_process(ngx_cycle_t *cycle);
 static void ngx_http_mcp_cache_pool_cleanup(void *data);
@@ -131,9 +133,9 @@ static ngx_command_t  ngx_http_mcp_cache_commands[] = {
 
     { ngx_string("mcp_cache_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_mcp_cache_key,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_mcp_cache_loc_conf_t, key),
+      0,
       NULL },
 
     { ngx_string("mcp_cache_statuses"),
@@ -294,9 +296,8 @@ ngx_http_mcp_cache_add_variables(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_mcp_cache_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_str_t                          sub;
-    ngx_http_mcp_cache_main_conf_t    *mcf;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t                        sub;
+    ngx_http_mcp_cache_main_conf_t  *mcf;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mcp_cache_module);
 
@@ -307,18 +308,9 @@ ngx_http_mcp_cache_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    mcf->default_key = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    mcf->default_key = ngx_http_mcp_cache_key_compile(cf,
+                                             &ngx_http_mcp_cache_default_key);
     if (mcf->default_key == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &ngx_http_mcp_cache_default_key;
-    ccv.complex_value = mcf->default_key;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -631,6 +623,30 @@ ngx_http_mcp_cache_statuses(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         *status = n;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* mcp_cache_key: compiled into parts, not into a complex value */
+
+static char *
+ngx_http_mcp_cache_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mcp_cache_loc_conf_t *lcf = conf;
+
+    ngx_str_t  *value;
+
+    if (lcf->key != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    lcf->key = ngx_http_mcp_cache_key_compile(cf, &value[1]);
+    if (lcf->key == NULL) {
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

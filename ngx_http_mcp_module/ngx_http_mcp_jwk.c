@@ -13,6 +13,7 @@
 
 
 #include "ngx_http_mcp_auth.h"
+#include "ngx_http_mcp_json.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -44,6 +45,8 @@ static ngx_int_t ngx_http_mcp_jwk_pem(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *data, ngx_array_t *keys);
 static ngx_int_t ngx_http_mcp_jwk_hmac(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *data, ngx_array_t *keys);
+static ngx_int_t ngx_http_mcp_jwk_usable(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_uint_t n, const char *kid, EVP_PKEY *pkey);
 static ngx_http_mcp_jwt_key_t *ngx_http_mcp_jwk_key(ngx_conf_t *cf,
     ngx_str_t *file, EVP_PKEY *pkey, const char *kid, int alg);
 static ngx_int_t ngx_http_mcp_jwk_export(ngx_conf_t *cf, ngx_str_t *file,
@@ -198,8 +201,7 @@ ngx_http_mcp_jwk_set(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
     ngx_uint_t    before;
     json_error_t  err;
 
-    root = json_loadb((char *) data->data, data->len, JSON_REJECT_DUPLICATES,
-                      &err);
+    root = ngx_http_mcp_json_loadb((char *) data->data, data->len, &err);
     if (root == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid JSON in key file \"%V\", line %d: %s",
@@ -364,6 +366,10 @@ ngx_http_mcp_jwk_parse(ngx_conf_t *cf, ngx_str_t *file, ngx_uint_t n,
 
     if (pkey == NULL) {
         return NGX_ERROR;
+    }
+
+    if (ngx_http_mcp_jwk_usable(cf, file, n, kid, pkey) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
     if (json_object_get(jwk, "d") != NULL) {
@@ -629,7 +635,7 @@ ngx_http_mcp_jwk_pem(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
     char                     *name, *header;
     EVP_PKEY                 *pkey;
     ngx_int_t                 rc;
-    ngx_uint_t                n;
+    ngx_uint_t                n, before;
     unsigned long             err;
     unsigned char            *der;
     const unsigned char      *p;
@@ -643,6 +649,7 @@ ngx_http_mcp_jwk_pem(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
     }
 
     rc = NGX_ERROR;
+    before = keys->nelts;
 
     for (n = 0; /* void */; n++) {
 
@@ -710,6 +717,10 @@ ngx_http_mcp_jwk_pem(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
             break;
         }
 
+        if (ngx_http_mcp_jwk_usable(cf, file, n, NULL, pkey) != NGX_OK) {
+            continue;
+        }
+
         key = ngx_http_mcp_jwk_key(cf, file, pkey, NULL, -1);
         if (key == NULL) {
             break;
@@ -725,6 +736,12 @@ ngx_http_mcp_jwk_pem(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
 
     BIO_free(bio);
     ERR_clear_error();
+
+    if (rc == NGX_OK && keys->nelts == before) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no usable public key in \"%V\"", file);
+        return NGX_ERROR;
+    }
 
     return rc;
 }
@@ -822,6 +839,42 @@ ngx_http_mcp_jwk_hmac(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
     *k = key;
 
     return NGX_OK;
+}
+
+
+/*
+ * NGX_OK if the key may verify, or NGX_DECLINED: it is freed and skipped,
+ * with a warning that names it (ngx_http_mcp_jwk_check.c has the rules).
+ * Skipped, not refused: a JWK Set an identity provider publishes may hold
+ * a key that cannot be used among good ones; a file with no usable key
+ * left is refused by its reader.
+ */
+
+static ngx_int_t
+ngx_http_mcp_jwk_usable(ngx_conf_t *cf, ngx_str_t *file, ngx_uint_t n,
+    const char *kid, EVP_PKEY *pkey)
+{
+    char  why[128];
+
+    if (!EVP_PKEY_is_a(pkey, "RSA")
+        || ngx_http_mcp_jwk_check_rsa(pkey, why, sizeof(why)) == 0)
+    {
+        return NGX_OK;
+    }
+
+    if (kid) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "key \"%s\" (#%ui) in \"%V\" skipped: %s",
+                           kid, n, file, why);
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "key #%ui in \"%V\" skipped: %s", n, file, why);
+    }
+
+    EVP_PKEY_free(pkey);
+
+    return NGX_DECLINED;
 }
 
 

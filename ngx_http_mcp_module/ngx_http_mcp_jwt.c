@@ -31,6 +31,7 @@
 #include <openssl/hmac.h>
 
 #include "ngx_http_mcp_jwt.h"
+#include "ngx_http_mcp_json.h"
 
 
 static int ngx_http_mcp_jwt_parse_header(json_t *header, int *alg,
@@ -298,8 +299,7 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
         return NGX_HTTP_MCP_JWT_ERR_BASE64;
     }
 
-    header = json_loadb((const char *) h, hlen, JSON_REJECT_DUPLICATES,
-                        NULL);
+    header = ngx_http_mcp_json_loadb((const char *) h, hlen, NULL);
     if (header == NULL) {
         return NGX_HTTP_MCP_JWT_ERR_HEADER;
     }
@@ -323,7 +323,7 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
      * duplicate members allowed: it gets only what parses strictly here
      */
 
-    claims = json_loadb((const char *) p, plen, JSON_REJECT_DUPLICATES, NULL);
+    claims = ngx_http_mcp_json_loadb((const char *) p, plen, NULL);
 
     if (!json_is_object(claims)) {
         json_decref(claims);

@@ -211,5 +211,11 @@ int ngx_http_mcp_jwt_has_scope(json_t *claims, const char * const *names,
 /* constant-time comparison of equal-length buffers: 1 if equal */
 int ngx_http_mcp_jwt_equal(const void *a, const void *b, size_t len);
 
+/*
+ * ngx_http_mcp_jwk_check.c: 0 if an RSA public key is fit to verify
+ * anything, -1 with the reason in "why" (names no key material) if not
+ */
+int ngx_http_mcp_jwk_check_rsa(EVP_PKEY *pkey, char *why, size_t len);
+
 
 #endif /* _NGX_HTTP_MCP_JWT_H_INCLUDED_ */

@@ -102,6 +102,10 @@ typedef struct {
     unsigned                        eof:1;      /* last buffer seen */
     unsigned                        too_large:1;
     unsigned                        in_file:1;
+
+    /* nginx ended the subrequest with an error after its header (a bad
+     * chunk, a reset): the answer is malformed, whatever came of it */
+    unsigned                        broken:1;
 } ngx_http_mcp_capture_t;
 
 
@@ -209,6 +213,7 @@ ngx_int_t ngx_http_mcp_filter_init(ngx_conf_t *cf);
 json_t *ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
     ngx_str_t *error);
 ngx_int_t ngx_http_mcp_json_track(ngx_http_request_t *r, json_t *json);
+void ngx_http_mcp_json_release(ngx_http_request_t *r, json_t *json);
 ngx_int_t ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json,
     ngx_chain_t **out);
 
