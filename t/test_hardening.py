@@ -31,8 +31,10 @@ import tokens
 import conftest
 from conftest import gateway_subst
 from harness import NATIVE, SEED, UPSTREAM
-from test_auth import assert_invalid, call, conf_error, key_conf, sign_raw, \
-    write, MALFORMED, UNVERIFIED
+from auth_server import MALFORMED, UNVERIFIED, assert_invalid, call
+from auth_server import own as key_conf
+from test_auth_keys import conf_error, write
+from tokens import sign_raw
 
 VECTORS = os.path.join(harness.TOP, "t", "vectors")
 
