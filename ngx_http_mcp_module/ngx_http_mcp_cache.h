@@ -168,7 +168,6 @@ typedef struct {
     ngx_rbtree_t                    l1_servers; /* when each was written */
     ngx_rbtree_node_t               l1_servers_sentinel;
     ngx_atomic_t                    l1_seq;     /* invalidations heard */
-    ngx_uint_t                      l1_forgotten; /* of dropped servers */
     ngx_atomic_t                    l1_alive;   /* msec: channel heard */
 } ngx_http_mcp_cache_shctx_t;
 
@@ -318,6 +317,19 @@ ngx_queue_t *ngx_http_mcp_cache_node_claim(ngx_shm_zone_t *zone,
     ngx_log_t *log);
 void ngx_http_mcp_cache_node_done(ngx_http_mcp_cache_pending_t *pd,
     ngx_uint_t sent);
+/* ngx_http_mcp_cache_l1.c: the node's first layer */
+ngx_uint_t ngx_http_mcp_cache_l1_alive(ngx_shm_zone_t *zone);
+void ngx_http_mcp_cache_l1_heard(ngx_shm_zone_t *zone, ngx_msec_t sent,
+    ngx_msec_t lease);
+ngx_uint_t ngx_http_mcp_cache_l1_seq(ngx_shm_zone_t *zone);
+ngx_int_t ngx_http_mcp_cache_l1_get(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_pool_t *pool, ngx_http_mcp_reply_t *reply);
+void ngx_http_mcp_cache_l1_put(ngx_shm_zone_t *zone, ngx_str_t *key,
+    size_t tag, ngx_uint_t seq, ngx_http_mcp_reply_t *reply,
+    int64_t expiry);
+void ngx_http_mcp_cache_l1_invalidate(ngx_shm_zone_t *zone, ngx_str_t *tag);
+void ngx_http_mcp_cache_l1_flush(ngx_shm_zone_t *zone);
+
 ngx_int_t ngx_http_mcp_cache_flight_join(ngx_shm_zone_t *zone,
     ngx_str_t *key, ngx_uint_t *ticket);
 ngx_int_t ngx_http_mcp_cache_flight_wait(ngx_shm_zone_t *zone,
