@@ -250,9 +250,15 @@ ngx_http_mcp_redis_unavailable(ngx_http_mcp_redis_node_t *node,
     rds = node->rds;
     len = ngx_min(len, NGX_HTTP_MCP_REDIS_ERROR_MAX);
 
+    if (rds->sentinel && node->kind != NGX_HTTP_MCP_REDIS_PRIMARY) {
+        /* once per sentinel, whichever connection to it says it */
+        node->failing = !ngx_http_mcp_redis_sentinel_said(node, 1);
+    }
+
     if (node->failing || rds->exiting) {
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, rds->log, 0,
                        "mcp redis %V: %*s", &node->name, len, reason);
+        node->failing = 1;
         return;
     }
 
@@ -275,6 +281,13 @@ ngx_http_mcp_redis_available(ngx_http_mcp_redis_node_t *node)
     rds = node->rds;
 
     node->failing = 0;
+
+    if (rds->sentinel && node->kind != NGX_HTTP_MCP_REDIS_PRIMARY
+        && !ngx_http_mcp_redis_sentinel_said(node, 0))
+    {
+        /* not said to be failing: this sentinel, or this connection */
+        return;
+    }
 
     ngx_log_error(NGX_LOG_NOTICE, rds->log, 0,
                   "mcp cache: redis %s%V is available again",

@@ -470,6 +470,8 @@ void ngx_http_mcp_redis_cluster_refresh(ngx_http_mcp_redis_t *rds);
 /* ngx_http_mcp_redis_sentinel.c */
 ngx_int_t ngx_http_mcp_redis_sentinel_init(ngx_http_mcp_redis_t *rds);
 void ngx_http_mcp_redis_sentinel_destroy(ngx_http_mcp_redis_t *rds);
+ngx_uint_t ngx_http_mcp_redis_sentinel_said(ngx_http_mcp_redis_node_t *node,
+    ngx_uint_t failing);
 
 
 #endif /* _NGX_HTTP_MCP_REDIS_H_INCLUDED_ */

@@ -176,6 +176,10 @@ ngx_http_mcp_redis_conf_parse(ngx_conf_t *cf, ngx_http_mcp_redis_conf_t *rc,
             return "needs \"master=\" with \"sentinel=\"";
         }
 
+        if (rc->addrs->nelts > 8 * sizeof(ngx_uint_t)) {
+            return "takes too many \"sentinel=\"";
+        }
+
     } else if (rc->master.len || rc->sentinel_user.len
                || sentinel_file.len)
     {
@@ -348,8 +352,18 @@ ngx_http_mcp_redis_conf_init(ngx_conf_t *cf, ngx_http_mcp_redis_conf_t *conf)
         ngx_str_set(&conf->ssl_ciphers, "DEFAULT");
     }
 
+    /*
+     * the http block's resolver; without a "resolver" directive it is
+     * nginx's dummy one (already made: the core module's locations are
+     * merged before this module's main configuration is initialized),
+     * which has no server to ask
+     */
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    conf->resolver = clcf->resolver;
+
+    if (clcf->resolver && clcf->resolver->connections.nelts) {
+        conf->resolver = clcf->resolver;
+    }
 
     addr = conf->addrs->elts;
 

@@ -450,7 +450,9 @@ ngx_http_mcp_redis_node_ready(ngx_http_mcp_redis_node_t *node)
 
     /* a primary's outage ends with a command that works (the command file) */
 
-    if (node->kind != NGX_HTTP_MCP_REDIS_PRIMARY && node->failing) {
+    if (node->kind != NGX_HTTP_MCP_REDIS_PRIMARY
+        && (node->failing || node->rds->sentinel))
+    {
         ngx_http_mcp_redis_available(node);
     }
 
@@ -539,6 +541,12 @@ ngx_http_mcp_redis_node_fail(ngx_http_mcp_redis_node_t *node,
             reason = (const char *) hint;
             len = p - hint;
         }
+    }
+
+    if (reason != (const char *) node->error) {
+        /* what a sentinel's primary says when no sentinel answers */
+        node->error_len = ngx_min(len, NGX_HTTP_MCP_REDIS_ERROR_MAX);
+        ngx_memcpy(node->error, reason, node->error_len);
     }
 
     ngx_http_mcp_redis_unavailable(node, reason, len);

@@ -189,7 +189,7 @@ ngx_http_mcp_redis_reresolved(ngx_resolver_ctx_t *ctx)
     ngx_resolve_name_done(ctx);
 
     len = ngx_sock_ntop(&node->sockaddr.sockaddr, node->socklen, text,
-                        NGX_SOCKADDR_STRLEN, 1);
+                        NGX_SOCKADDR_STRLEN, 0);
 
     ngx_log_error(NGX_LOG_NOTICE, node->rds->log, 0,
                   "mcp cache: redis %V now resolves to %*s, reconnecting",

@@ -32,6 +32,7 @@ struct ngx_http_mcp_redis_sentinel_s {
     ngx_uint_t                      next_query;
     ngx_uint_t                      next_sub;
     ngx_uint_t                      tried;      /* sentinels, this time */
+    ngx_uint_t                      failing;    /* a bit a sentinel */
 
     unsigned                        locating:1; /* the primary waits */
     unsigned                        checking:1; /* is it still there? */
@@ -506,6 +507,31 @@ ngx_http_mcp_redis_sentinel_switch(ngx_http_mcp_redis_t *rds,
 }
 
 
+/*
+ * A sentinel's outage is said once, whichever of the two connections to
+ * it fails first ("failing"), and its end once: 1 if this change is said
+ */
+
+ngx_uint_t
+ngx_http_mcp_redis_sentinel_said(ngx_http_mcp_redis_node_t *node,
+    ngx_uint_t failing)
+{
+    ngx_uint_t                      bit;
+    ngx_http_mcp_redis_sentinel_t  *s;
+
+    s = node->rds->sentinel;
+    bit = (ngx_uint_t) 1 << node->mark;
+
+    if (failing == ((s->failing & bit) != 0)) {
+        return 0;
+    }
+
+    s->failing ^= bit;
+
+    return 1;
+}
+
+
 /* the next sentinel, for the next connection of "node" */
 
 static void
@@ -517,6 +543,9 @@ ngx_http_mcp_redis_sentinel_next(ngx_http_mcp_redis_node_t *node,
     addr = node->rds->conf->addrs->elts;
 
     *next = (*next + 1) % node->rds->conf->addrs->nelts;
+
+    /* which sentinel it is, for the logging of its outages */
+    node->mark = *next;
 
     (void) ngx_http_mcp_redis_node_set(node, &addr[*next].host,
                                        addr[*next].port,

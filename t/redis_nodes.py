@@ -269,7 +269,8 @@ class Cluster:
 class Sentinel:
     """redis-sentinel on loopback, monitoring "master" at 127.0.0.1:port"""
 
-    def __init__(self, workdir, name, master_port, quorum=1, port=None):
+    def __init__(self, workdir, name, master_port, quorum=1, port=None,
+                 extra=""):
         self.port = port or free_port()
         self.dir = os.path.join(workdir, "sentinel-%d" % self.port)
         os.makedirs(self.dir, exist_ok=True)
@@ -281,7 +282,7 @@ class Sentinel:
                     "sentinel failover-timeout %s 5000\n"
                     "sentinel parallel-syncs %s 1\n"
                     % (self.port, self.dir, name, master_port, quorum,
-                       name, name, name))
+                       name, name, name) + extra)
         self.proc = None
         self.start()
 
@@ -373,3 +374,36 @@ class Dns:
         self.running = False
         self.sock.close()
         self.thread.join(timeout=2)
+
+
+class BoundRedis(harness.Redis):
+    """redis-server on another loopback address (127.0.0.2, ...): two of
+    them may share a port, as a name's old and new address do"""
+
+    def __init__(self, workdir, ip, port):
+        self.ip = ip
+        self.port = port
+        self.dir = os.path.join(workdir, "redis-%s-%d" % (ip, port))
+        os.makedirs(self.dir, exist_ok=True)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", self.ip,
+             "--dir", self.dir, "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--logfile",
+             os.path.join(self.dir, "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.ip, self.port), 0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis on %s:%d did not start" % (self.ip,
+                                                             self.port))
+
+    def client(self):
+        return redis.Redis(host=self.ip, port=self.port)
