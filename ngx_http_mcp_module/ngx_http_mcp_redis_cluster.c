@@ -782,15 +782,29 @@ ngx_http_mcp_redis_cluster_redirect(ngx_http_mcp_redis_node_t *node,
     rds = node->rds;
     cl = rds->cluster;
 
-    if (cmd->handler == NULL) {
-        return NGX_DECLINED;
-    }
-
     if (ngx_http_mcp_redis_error_is(reply, "CLUSTERDOWN",
                                     sizeof("CLUSTERDOWN") - 1))
     {
         ngx_http_mcp_redis_cluster_refresh(rds);
         return NGX_DECLINED;
+    }
+
+    ask = ngx_http_mcp_redis_error_is(reply, "ASK", sizeof("ASK") - 1);
+
+    if (cmd->handler == NULL
+        && (ask
+            || ngx_http_mcp_redis_error_is(reply, "MOVED", sizeof("MOVED") - 1)
+            || ngx_http_mcp_redis_error_is(reply, "TRYAGAIN",
+                                           sizeof("TRYAGAIN") - 1)))
+    {
+        /*
+         * nobody waits for it (a lock's release: the lock expires), its
+         * arguments may be gone: dropped, no outage
+         */
+
+        ngx_http_mcp_redis_cluster_refresh(rds);
+        ngx_http_mcp_redis_finish(cmd, node, NULL);
+        return NGX_OK;
     }
 
     if (ngx_http_mcp_redis_error_is(reply, "TRYAGAIN", sizeof("TRYAGAIN") - 1))
@@ -806,8 +820,6 @@ ngx_http_mcp_redis_cluster_redirect(ngx_http_mcp_redis_node_t *node,
         ngx_http_mcp_redis_resend(cmd, node, NULL);
         return NGX_OK;
     }
-
-    ask = ngx_http_mcp_redis_error_is(reply, "ASK", sizeof("ASK") - 1);
 
     if (!ask
         && !ngx_http_mcp_redis_error_is(reply, "MOVED", sizeof("MOVED") - 1))

@@ -28,6 +28,8 @@ static ngx_int_t ngx_http_mcp_redis_dispatch(ngx_http_mcp_redis_t *rds,
     ngx_http_mcp_redis_cmd_t *cmd);
 static ngx_int_t ngx_http_mcp_redis_send(ngx_http_mcp_redis_node_t *node,
     ngx_http_mcp_redis_cmd_t *cmd);
+static void ngx_http_mcp_redis_refused(ngx_http_mcp_redis_node_t *node,
+    redisReply *reply);
 static ngx_uint_t ngx_http_mcp_redis_distrust(redisReply *reply);
 static ngx_uint_t ngx_http_mcp_redis_kind(ngx_http_mcp_redis_cmd_t *cmd);
 static void ngx_http_mcp_redis_resend_one(ngx_http_mcp_redis_cmd_t *cmd,
@@ -343,7 +345,13 @@ ngx_http_mcp_redis_reply(ngx_http_mcp_redis_node_t *node,
             return;
         }
 
-        ngx_http_mcp_redis_unavailable(node, reply->str, reply->len);
+        if (cmd->handler == NULL) {
+            /* cancelled, or nobody waits: not an outage of Redis's */
+            ngx_http_mcp_redis_finish(cmd, node, NULL);
+            return;
+        }
+
+        ngx_http_mcp_redis_refused(node, reply);
         node->refused |= ngx_http_mcp_redis_kind(cmd);
 
         if (cmd->script) {
@@ -370,6 +378,30 @@ ngx_http_mcp_redis_reply(ngx_http_mcp_redis_node_t *node,
     }
 
     ngx_http_mcp_redis_finish(cmd, node, reply);
+}
+
+
+/* an error that is Redis's refusal: said once (with a hint if it helps) */
+
+static void
+ngx_http_mcp_redis_refused(ngx_http_mcp_redis_node_t *node, redisReply *reply)
+{
+    u_char  *p;
+    u_char   reason[NGX_HTTP_MCP_REDIS_ERROR_MAX];
+
+    if (node->rds->cluster == NULL
+        && (ngx_http_mcp_redis_error_is(reply, "MOVED", sizeof("MOVED") - 1)
+            || ngx_http_mcp_redis_error_is(reply, "ASK", sizeof("ASK") - 1)))
+    {
+        p = ngx_snprintf(reason, sizeof(reason), "%*s: a Redis Cluster's "
+                         "node (\"mcp_cache_redis cluster=...\")",
+                         ngx_min(reply->len, sizeof(reason) / 2), reply->str);
+
+        ngx_http_mcp_redis_unavailable(node, (char *) reason, p - reason);
+        return;
+    }
+
+    ngx_http_mcp_redis_unavailable(node, reply->str, reply->len);
 }
 
 

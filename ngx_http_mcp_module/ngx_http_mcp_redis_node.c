@@ -684,6 +684,7 @@ ngx_http_mcp_redis_node_close(ngx_http_mcp_redis_node_t *node)
     node->out_pos = 0;
     node->out_len = 0;
     node->subscribed = 0;
+    node->moving = 0;
 
     if (node->connect_timer.timer_set) {
         ngx_del_timer(&node->connect_timer);

@@ -319,3 +319,23 @@ def test_configuration(nginx, mocks):
             assert rc == 0, out
         else:
             assert rc != 0 and message in out, out
+
+
+def test_a_cluster_node_addressed_as_one_redis_says_so(nginx, mocks,
+                                                       demo_keys, cluster):
+    """the symptom of issue #14: a cluster's node given as a single Redis
+    caches only the ids of its own slots; now the warning says why"""
+    c = cluster()
+    ngx = cluster_gw(nginx, mocks, "127.0.0.1:%d" % c.nodes[0].port)
+    alice = token(demo_keys)
+    mine = [(v, s) for v, s in SERVERS
+            if c.owner(slot_of(v, s)) is c.nodes[0]]
+    theirs = [(v, s) for v, s in SERVERS if (v, s) not in mine]
+    assert theirs
+    for vendor, sid in theirs:
+        r = ngx.get(canonical(vendor, sid), headers=alice)
+        assert (r.status_code, status(r)) == (200, "ERROR")
+    log = ngx.error_log()
+    lines = [l for l in log.splitlines() if "unavailable" in l]
+    assert lines and all("a Redis Cluster's node (\"mcp_cache_redis "
+                         "cluster=...\")" in l for l in lines), lines
