@@ -74,11 +74,11 @@ def test_a_name_that_moves_is_followed_without_reload(nginx, mocks, demo_keys,
         r = ngx.get(native("gatana"), headers=alice)
         assert r.status_code == 200
         return entries(new, "gatana") and status(r) == "HIT"
-    assert wait_for(moved, timeout=10)
+    assert wait_for(moved, timeout=10 * tc.SLOW)
 
     def both_workers():
         return len(set(MOVED.findall(ngx.error_log()))) == 2
-    assert wait_for(both_workers, timeout=10), ngx.error_log()
+    assert wait_for(both_workers, timeout=10 * tc.SLOW), ngx.error_log()
 
     # the old server may go away now: nothing notices
     old.stop()

@@ -217,3 +217,27 @@ def test_tls_configuration(nginx, mocks, http, message):
         assert rc == 0, out
     else:
         assert rc != 0 and message in out, out
+
+
+def test_large_entries_over_tls(nginx, mocks, demo_keys, pki, tls_redis):
+    """entries of megabytes go out in many TLS records and partial writes,
+    and come back in many reads: byte for byte, with requests pipelined"""
+    import concurrent.futures
+    import requests
+    requests.post(mocks["gatana"].url + "/_mock/files",
+                  json={"count": 6000}, timeout=10)
+    r = tls_redis()
+    ngx = nginx(tls_conf(r, pki["ca"], "mcp_cache_max_entry_size 8m;\n"
+                                       "mcp_cache_redis_timeout 5s;"),
+                **tc.ports(mocks))
+    alice = token(demo_keys)
+    path = native("gatana")
+    first = ngx.get(path, headers=alice)
+    assert status(first) == "MISS" and len(first.content) > 1536 * 1024
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        hits = list(pool.map(lambda _: ngx.get(path, headers=alice),
+                             range(12)))
+    for h in hits:
+        assert (h.status_code, status(h)) == (200, "HIT")
+        assert h.content == first.content
+    assert fetches(mocks, "gatana") == 1
