@@ -70,7 +70,9 @@ class CA:
                            self.cert.public_bytes(serialization.Encoding.PEM))
 
     def issue(self, name, dns=(), ips=(), client=False):
-        """(certificate file, key file) for "name", signed by this CA"""
+        """(certificate file, key file) for "name", signed by this CA;
+        client: True (a client's), False (a server's), "both" (a cluster
+        node's: it is the client of the others on the cluster bus)"""
         key = _key()
         now = datetime.datetime.utcnow()
         sans = [x509.DNSName(d) for d in dns] + \
@@ -83,8 +85,10 @@ class CA:
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.CLIENT_AUTH if client
-                 else ExtendedKeyUsageOID.SERVER_AUTH]), critical=False))
+                [ExtendedKeyUsageOID.CLIENT_AUTH] if client is True
+                else [ExtendedKeyUsageOID.SERVER_AUTH] if not client
+                else [ExtendedKeyUsageOID.SERVER_AUTH,
+                      ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
         if sans:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(sans), critical=False)
@@ -126,12 +130,21 @@ def _free_pair():
 
 
 class ClusterNode:
-    def __init__(self, directory, port, bus, args=()):
+    def __init__(self, directory, port, bus, args=(), tls=None):
         self.port = port
         self.bus = bus
         self.dir = directory
         os.makedirs(directory, exist_ok=True)
         self.args = list(args)
+        self.tls = tls
+        if tls:
+            # TLS only, the cluster bus too
+            self.args += ["--port", "0", "--tls-port", str(port),
+                          "--tls-cluster", "yes", "--tls-replication", "yes",
+                          "--tls-cert-file", tls["cert"],
+                          "--tls-key-file", tls["key"],
+                          "--tls-ca-cert-file", tls["ca"],
+                          "--tls-auth-clients", "no"]
         self.proc = None
         self.start()
 
@@ -154,6 +167,10 @@ class ClusterNode:
         stop(self.proc)
 
     def client(self):
+        if self.tls:
+            return redis.Redis(port=self.port, socket_timeout=5, ssl=True,
+                               ssl_ca_certs=self.tls["ca"],
+                               ssl_check_hostname=False)
         return redis.Redis(port=self.port, socket_timeout=5)
 
     def node_id(self):
@@ -175,16 +192,20 @@ class Cluster:
     """A Redis Cluster on loopback: "masters" primaries, each with
     "replicas" replicas, made by redis-cli --cluster create."""
 
-    def __init__(self, workdir, masters=3, replicas=0, args=()):
+    def __init__(self, workdir, masters=3, replicas=0, args=(), tls=None):
+        """tls: {"cert", "key", "ca"}, files for a TLS-only cluster"""
         self.dir = os.path.join(workdir, "cluster-%d" % free_port())
         self.nodes = []
         try:
             for i in range(masters * (1 + replicas)):
                 port, bus = _free_pair()
                 self.nodes.append(ClusterNode(
-                    os.path.join(self.dir, "node-%d" % i), port, bus, args))
+                    os.path.join(self.dir, "node-%d" % i), port, bus, args,
+                    tls))
             subprocess.run(
-                ["redis-cli", "--cluster", "create"]
+                ["redis-cli"]
+                + (["--tls", "--cacert", tls["ca"]] if tls else [])
+                + ["--cluster", "create"]
                 + ["127.0.0.1:%d" % n.port for n in self.nodes]
                 + ["--cluster-replicas", str(replicas), "--cluster-yes"],
                 check=True, capture_output=True, timeout=60)

@@ -10,6 +10,7 @@ The slot map comes from CLUSTER SLOTS; commands go to the primary of
 their key's slot (ngx_http_mcp_redis_cluster.c).
 """
 
+import os
 import re
 import threading
 import time
@@ -58,8 +59,9 @@ def slot_of(vendor, sid):
 def cluster(workdir):
     made = []
 
-    def make(replicas=0):
-        c = redis_nodes.Cluster(workdir, masters=3, replicas=replicas)
+    def make(replicas=0, tls=None):
+        c = redis_nodes.Cluster(workdir, masters=3, replicas=replicas,
+                                tls=tls)
         made.append(c)
         return c
 
@@ -72,11 +74,27 @@ def cluster_gw(nginx, mocks, seeds, http="", **subst):
     return nginx(tc.conf(seeds, http=http), **dict(tc.ports(mocks), **subst))
 
 
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("cluster-pki"))
+    os.chmod(d, 0o755)
+    ca = redis_nodes.CA(d)
+    cert, key = ca.issue("redis", dns=["cluster.redis.test"],
+                         ips=["127.0.0.1"], client="both")
+    return dict(ca=ca.path, cert=cert, key=key)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 def test_every_seeded_server_is_cached_and_invalidated(nginx, mocks,
-                                                       demo_keys, cluster):
-    c = cluster()
+                                                       demo_keys, cluster,
+                                                       pki, tls):
+    c = cluster(tls=pki if tls else None)
     # one seed: the rest of the cluster is found through CLUSTER SLOTS
-    ngx = cluster_gw(nginx, mocks, "cluster=127.0.0.1:%d" % c.nodes[0].port)
+    ngx = cluster_gw(nginx, mocks, "cluster=127.0.0.1:%d%s"
+                     % (c.nodes[0].port, " tls" if tls else ""),
+                     http="mcp_cache_redis_ssl_trusted_certificate %s;\n"
+                          "mcp_cache_redis_ssl_name cluster.redis.test;"
+                          % pki["ca"] if tls else "")
     alice = token(demo_keys)
 
     owners = {c.owner(slot_of(v, s)).port for v, s in SERVERS}
