@@ -8,9 +8,12 @@ nginx's own TLS (ngx_ssl_create_connection, ngx_ssl_handshake) carries the
 connection; hiredis only formats and parses (ngx_http_mcp_redis_tls.c).
 """
 
+import concurrent.futures
 import os
+import time
 
 import pytest
+import requests
 
 import harness
 import redis_nodes
@@ -100,7 +103,6 @@ def refused_once(ngx, demo_keys, mocks, reason):
     warned = tc.warnings_by_worker(log)
     assert warned and set(warned.values()) == {1}, log
     lines = [l for l in log.splitlines() if "unavailable" in l]
-    print("\n".join(lines))
     assert all(reason in l for l in lines), lines
     assert not [l for l in log.splitlines()
                 if "[error]" in l or "[crit]" in l], log
@@ -222,8 +224,6 @@ def test_tls_configuration(nginx, mocks, http, message):
 def test_large_entries_over_tls(nginx, mocks, demo_keys, pki, tls_redis):
     """entries of megabytes go out in many TLS records and partial writes,
     and come back in many reads: byte for byte, with requests pipelined"""
-    import concurrent.futures
-    import requests
     requests.post(mocks["gatana"].url + "/_mock/files",
                   json={"count": 6000}, timeout=10)
     r = tls_redis()
@@ -241,3 +241,30 @@ def test_large_entries_over_tls(nginx, mocks, demo_keys, pki, tls_redis):
         assert (h.status_code, status(h)) == (200, "HIT")
         assert h.content == first.content
     assert fetches(mocks, "gatana") == 1
+
+
+def test_an_idle_tls_connection_closed_by_redis_is_reopened(
+        nginx, mocks, demo_keys, pki, tls_redis):
+    """Redis's idle timeout over TLS is no outage either: nothing logged,
+    the next request is a hit"""
+    r = tls_redis()
+    ngx = nginx(tls_conf(r, pki["ca"]), **tc.ports(mocks))
+    alice = token(demo_keys)
+    assert tc.cache_ready(ngx, alice)
+    ngx.get(native("kambrium"), headers=alice)
+    client = r.client()
+    client.config_set("timeout", 1)
+    client.client_setname("me")
+
+    def closed():
+        return all(int(c["age"]) < 2 for c in client.client_list()
+                   if c["name"] != "me")
+    time.sleep(2.5)
+    assert tc.wait_for(closed, timeout=5)
+    client.config_set("timeout", 0)
+    for _ in range(4):
+        got = ngx.get(native("kambrium"), headers=alice)
+        assert (got.status_code, status(got)) == (200, "HIT")
+    assert fetches(mocks, "kambrium") == 1
+    assert tc.WARN.findall(ngx.error_log()) == []
+    client.close()
