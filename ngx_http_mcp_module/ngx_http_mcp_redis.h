@@ -323,7 +323,7 @@ struct ngx_http_mcp_redis_node_s {
 
     u_char                          host_data[NGX_HTTP_MCP_REDIS_HOST_MAX];
     u_char                          name_data[NGX_HTTP_MCP_REDIS_HOST_MAX
-                                              + NGX_INT_T_LEN + 8];
+                                              + 96];
 };
 
 

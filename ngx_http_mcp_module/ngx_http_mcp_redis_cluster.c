@@ -45,6 +45,7 @@ struct ngx_http_mcp_redis_cluster_s {
     ngx_http_mcp_redis_node_t      *slots[NGX_HTTP_MCP_REDIS_SLOTS];
 
     ngx_queue_t                     primaries;
+    ngx_queue_t                     retired;    /* being drained, then freed */
     ngx_http_mcp_redis_node_t      *disc;       /* asked for the map */
     ngx_uint_t                      next;       /* the node asked next */
     ngx_uint_t                      mark;
@@ -99,6 +100,7 @@ ngx_http_mcp_redis_cluster_init(ngx_http_mcp_redis_t *rds)
     rds->cluster = cl;
 
     ngx_queue_init(&cl->primaries);
+    ngx_queue_init(&cl->retired);
     ngx_queue_init(&cl->waiting);
     ngx_queue_init(&cl->retry);
 
@@ -149,6 +151,8 @@ ngx_http_mcp_redis_cluster_destroy(ngx_http_mcp_redis_t *rds)
 
     ngx_http_mcp_redis_free_queue(&cl->waiting);
     ngx_http_mcp_redis_free_queue(&cl->retry);
+
+    ngx_http_mcp_redis_queue_move(&cl->primaries, &cl->retired);
 
     while (!ngx_queue_empty(&cl->primaries)) {
         q = ngx_queue_head(&cl->primaries);
@@ -659,9 +663,9 @@ ngx_http_mcp_redis_cluster_parse(ngx_http_mcp_redis_t *rds,
                            &node->name);
         }
 
+        /* freed when drained (its destroy event), or with the cluster */
         ngx_queue_remove(q);
-        q->prev = NULL;
-        q->next = NULL;
+        ngx_queue_insert_tail(&cl->retired, q);
 
         /* its waiting commands go to the slot's new primary */
 

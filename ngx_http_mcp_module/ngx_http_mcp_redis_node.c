@@ -124,7 +124,7 @@ ngx_int_t
 ngx_http_mcp_redis_node_set(ngx_http_mcp_redis_node_t *node, ngx_str_t *host,
     in_port_t port, struct sockaddr *sockaddr, socklen_t socklen)
 {
-    u_char               *p;
+    u_char               *p, *last;
     in_addr_t             inaddr;
     struct sockaddr_in   *sin;
 #if (NGX_HAVE_INET6)
@@ -148,22 +148,24 @@ ngx_http_mcp_redis_node_set(ngx_http_mcp_redis_node_t *node, ngx_str_t *host,
     /* the name: "[master/]host:port", "[::1]:port" or "unix:path" */
 
     p = node->name_data;
+    last = node->name_data + sizeof(node->name_data);
 
     if (node->rds->conf->mode == NGX_HTTP_MCP_REDIS_SENTINEL
         && node->kind == NGX_HTTP_MCP_REDIS_PRIMARY)
     {
-        p = ngx_sprintf(p, "%*s/", ngx_min(node->rds->conf->master.len, 64),
-                        node->rds->conf->master.data);
+        p = ngx_slprintf(p, last, "%*s/",
+                         ngx_min(node->rds->conf->master.len, 64),
+                         node->rds->conf->master.data);
     }
 
     if (port == 0) {
-        p = ngx_sprintf(p, "unix:%V", host);
+        p = ngx_slprintf(p, last, "unix:%V", host);
 
     } else if (ngx_strlchr(host->data, host->data + host->len, ':')) {
-        p = ngx_sprintf(p, "[%V]:%d", host, (int) port);
+        p = ngx_slprintf(p, last, "[%V]:%d", host, (int) port);
 
     } else {
-        p = ngx_sprintf(p, "%V:%d", host, (int) port);
+        p = ngx_slprintf(p, last, "%V:%d", host, (int) port);
     }
 
     node->name.data = node->name_data;
