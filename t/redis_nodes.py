@@ -8,6 +8,7 @@ test's own directories; every process is stopped by whoever started it.
 import datetime
 import ipaddress
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -23,6 +24,17 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import harness
 from harness import free_port, stop, wait_port
+
+
+def run_ids(log):
+    """the run id each connection to a primary was trusted with, in order,
+    by worker: [(port, run id), ...] (needs the debug level)"""
+    ids = {}
+    for pid, port, run_id in re.findall(
+            r"\[debug\] (\d+)#\d+: mcp redis \S*?127\.0\.0\.1:(\d+) "
+            r"ready, run id ([0-9a-f]{40})", log):
+        ids.setdefault(pid, []).append((int(port), run_id))
+    return ids
 
 
 # -- certificates -------------------------------------------------------------

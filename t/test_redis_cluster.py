@@ -293,12 +293,18 @@ def test_a_slot_migrated_under_load(nginx, mocks, demo_keys, cluster):
 
 def test_a_master_replaced_by_its_replica(nginx, mocks, demo_keys, cluster):
     c = cluster(replicas=1)
-    ngx = cluster_gw(nginx, mocks, c.seeds())
+    # at debug level: the run id each primary is trusted with
+    ngx = cluster_gw(nginx, mocks, c.seeds(), MCP_LOG_LEVEL="debug")
     alice = token(demo_keys)
     vendor, sid = "barndoor", "9b2f6c1e-4d3a-4f8b-a1c2-3e4d5f6a7b8c"
     slot = slot_of(vendor, sid)
     master = c.owner(slot)
     replica = c.replica_of(master)
+    run_id = {}
+    for n in (master, replica):
+        nc = n.client()
+        run_id[n.port] = nc.info("server")["run_id"]
+        nc.close()
     with Load(ngx, alice, vendor, sid) as load:
         time.sleep(0.5)
         master.stop(kill=True)
@@ -315,6 +321,14 @@ def test_a_master_replaced_by_its_replica(nginx, mocks, demo_keys, cluster):
     r = ngx.get(canonical(vendor, sid), headers=alice)
     assert status(r) in ("HIT", "MISS")
     assert status(ngx.get(canonical(vendor, sid), headers=alice)) == "HIT"
+
+    # the slot's primary was trusted with the master's run id, then with
+    # the replica's: what the cache stamps its entries with changed
+    for trusted in redis_nodes.run_ids(ngx.error_log()).values():
+        assert (master.port, run_id[master.port]) in trusted
+        assert (replica.port, run_id[replica.port]) in trusted
+        assert trusted.index((master.port, run_id[master.port])) < \
+            trusted.index((replica.port, run_id[replica.port]))
 
     # the master's failure was said once per worker, no more
     log = ngx.error_log()

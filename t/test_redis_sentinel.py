@@ -112,11 +112,20 @@ def test_the_primary_is_found_through_the_sentinels(nginx, mocks, demo_keys,
     assert tc.WARN.findall(log) == [] and "sentinel" not in log, log
 
 
+def server_run_id(server):
+    c = harness_client(server)
+    try:
+        return c.info("server")["run_id"]
+    finally:
+        c.close()
+
+
 def test_a_sentinel_failover_is_followed(nginx, mocks, demo_keys,
                                          sentinel_set):
     s = sentinel_set()
+    # at debug level: the run id each primary is trusted with
     ngx = nginx(tc.conf("%s master=%s" % (s.seeds(), MASTER)),
-                **tc.ports(mocks))
+                MCP_LOG_LEVEL="debug", **tc.ports(mocks))
     alice = token(demo_keys)
     path = native("barndoor")
     ngx.get(path, headers=alice)
@@ -146,6 +155,13 @@ def test_a_sentinel_failover_is_followed(nginx, mocks, demo_keys,
                 and status(r) == "HIT")
     assert wait_for(fresh, timeout=10)
     assert entries(s.replica, "barndoor")
+
+    # the run id the cache stamps entries with changed with the primary
+    ids = redis_nodes.run_ids(ngx.error_log())
+    assert len(ids) == 2
+    for trusted in ids.values():
+        assert trusted[0] == (s.primary.port, server_run_id(s.primary))
+        assert trusted[-1] == (s.replica.port, server_run_id(s.replica))
 
 
 def test_a_replica_is_refused(nginx, mocks, demo_keys, workdir):
