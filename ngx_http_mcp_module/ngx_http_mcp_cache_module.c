@@ -110,6 +110,100 @@ static ngx_command_t  ngx_http_mcp_cache_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mcp_cache_redis_resolve_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.resolve_interval),
+      NULL },
+
+    /* TLS to Redis ("mcp_cache_redis ... tls"), like proxy_ssl_* */
+
+    { ngx_string("mcp_cache_redis_ssl_protocols"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_protocols),
+      &ngx_http_mcp_redis_ssl_protocols },
+
+    { ngx_string("mcp_cache_redis_ssl_ciphers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_ciphers),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_verify),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_verify_depth"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_verify_depth),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t,
+               redis.ssl_trusted_certificate),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_crl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_crl),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_name"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_name),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_server_name"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_server_name),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_certificate),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_certificate_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_certificate_key),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_password_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mcp_redis_conf_password_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_passwords),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_session_reuse"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_session_reuse),
+      NULL },
+
     { ngx_string("mcp_cache_key_prefix"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_mcp_cache_prefix,
@@ -342,6 +436,7 @@ ngx_http_mcp_cache_create_main_conf(ngx_conf_t *cf)
 
     mcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
     mcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+    ngx_http_mcp_redis_conf_create(&mcf->redis);
     mcf->sub_index = NGX_ERROR;
     mcf->consistency = NGX_CONF_UNSET_UINT;
     mcf->write_timeout = NGX_CONF_UNSET_MSEC;
@@ -389,6 +484,12 @@ ngx_http_mcp_cache_init_main_conf(ngx_conf_t *cf, void *conf)
         {
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (mcf->redis.name.len
+        && ngx_http_mcp_redis_conf_init(cf, &mcf->redis) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     if (mcf->prefix.data == NULL) {
@@ -496,8 +597,9 @@ ngx_http_mcp_cache_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 /*
- * mcp_cache_redis <host[:port]|unix:/path> [db=N] [user=U]
- *                 [password_file=F];
+ * mcp_cache_redis <host[:port]|unix:/path> | sentinel=... | cluster=...
+ *                 [db=N] [user=U] [password_file=F] [tls] ...
+ * (ngx_http_mcp_redis_conf.c)
  */
 
 static char *
