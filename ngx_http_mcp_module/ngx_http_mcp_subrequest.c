@@ -31,6 +31,8 @@ typedef struct {
 /* the client's headers the registry is not given: see below */
 
 static const ngx_http_mcp_header_t  ngx_http_mcp_dropped[] = {
+    { ngx_string("Authorization"), 0 },
+    { ngx_string("Proxy-Authorization"), 0 },
     { ngx_string("Cookie"), 0 },
     { ngx_string("Content-Encoding"), 0 },
     { ngx_string("X-"), 1 },
@@ -166,6 +168,10 @@ ngx_http_mcp_subrequest_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
  * The client's headers the registry is not given (the subrequest's list
  * is made anew; the client's stays as it was):
  *
+ *   - Authorization, Proxy-Authorization: the caller's token is the
+ *     gateway's; a registry is given the gateway's own credential
+ *     (proxy_set_header Authorization in its location), and a location
+ *     that forgets to set one sends none, never the caller's;
  *   - Cookie: a browser's cookies may hold the caller's token
  *     (mcp_auth_jwt token=$cookie_...), and are the gateway's, not the
  *     vendor's;
@@ -178,9 +184,8 @@ ngx_http_mcp_subrequest_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
  *   - If-* and Range: the module needs the whole answer, a 200 it can
  *     check and keep for every caller, not a 304 or a 206.
  *
- * Everything else (Authorization, which the location replaces with the
- * gateway's credential, User-Agent, Accept-Language, traceparent...)
- * goes as proxy_pass would send it.  Content-Length and Transfer-Encoding
+ * Everything else (User-Agent, Accept-Language, traceparent...) goes as
+ * proxy_pass would send it.  Content-Length and Transfer-Encoding
  * are proxy_pass's own, from the body the module gives it.
  */
 

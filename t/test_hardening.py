@@ -445,6 +445,43 @@ def test_the_registry_gets_none_of_the_clients_cookies_or_x_headers(
     assert r.status_code == 200
 
 
+def test_a_registry_location_without_a_credential_never_gets_the_callers(
+        nginx, mocks, demo_keys):
+    """a location that forgets proxy_set_header Authorization sends none:
+    the caller's token is the gateway's, never a vendor's"""
+    conf = harness.conf(http="""
+        mcp_registry  barndoor  vendor=barndoor  pass=/_mcp/barndoor;
+    """, server="""
+        mcp_auth_jwt           "mcp-gateway";
+        mcp_auth_jwt_key_file  ${MCP_DEMO_KEYS}/jwks.json;
+        mcp_auth_jwt_issuer    https://auth.demo.example/;
+        mcp_auth_jwt_audience  mcp-gateway;
+
+        location /barndoor/ { mcp_pass barndoor; }
+
+        location /_mcp/barndoor/ {
+            internal;
+            proxy_pass        http://127.0.0.1:${BARNDOOR_PORT}/;
+            proxy_set_header  Accept-Encoding "";
+        }
+    """)
+    ngx = nginx(conf, BARNDOOR_PORT=mocks["barndoor"].port)
+    token = tokens.mint(demo_keys)
+    h = {"Authorization": "Bearer " + token,
+         "Proxy-Authorization": "Basic c2VjcmV0OnNlY3JldA=="}
+    path = "/barndoor/api/servers/" + SEED["barndoor"]
+    for method in ("GET", "PUT"):
+        mocks["barndoor"].reset()
+        if method == "PUT":
+            ngx.put(path, headers=h, json={"name": "renamed"})
+        else:
+            ngx.get(path, headers=h)
+        seen = mocks["barndoor"].last()["headers"]
+        assert "authorization" not in seen, seen
+        assert "proxy-authorization" not in seen, seen
+        assert token not in repr(seen)
+
+
 # -- 7. a worker's memory after large answers ----------------------------------
 
 MB = 1024 * 1024
