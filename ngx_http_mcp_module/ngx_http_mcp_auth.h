@@ -80,6 +80,14 @@ typedef struct {
 } ngx_http_mcp_auth_main_conf_t;
 
 
+/* mcp_auth_jwt_require $variable ... [error=401|403] */
+
+typedef struct {
+    ngx_http_complex_value_t      value;
+    ngx_uint_t                    status;   /* 401, 403 */
+} ngx_http_mcp_auth_condition_t;
+
+
 typedef struct {
     ngx_flag_t                    enabled;
     ngx_str_t                     realm;
@@ -90,6 +98,8 @@ typedef struct {
     ngx_array_t                  *issuers;      /* ngx_str_t */
     ngx_array_t                  *audiences;    /* ngx_str_t */
     ngx_array_t                  *require;      /* ngx_str_t */
+    ngx_array_t                  *conditions;
+                                        /* ngx_http_mcp_auth_condition_t */
     ngx_array_t                  *scope_claims; /* ngx_str_t */
     time_t                        leeway;
     size_t                        max_size;

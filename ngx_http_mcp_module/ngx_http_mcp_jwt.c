@@ -795,6 +795,12 @@ ngx_http_mcp_jwt_check_claims(const ngx_http_mcp_jwt_policy_t *policy,
     if (policy->naudiences) {
         v = json_object_get(claims, "aud");
 
+        /* no "aud" at all (Cognito's access tokens): a claim is missing */
+
+        if (v == NULL) {
+            return NGX_HTTP_MCP_JWT_ERR_CLAIM;
+        }
+
         /* RFC 7519, 4.1.3: a string, or an array of strings */
 
         if (json_is_array(v)) {
