@@ -142,6 +142,26 @@ ngx_int_t ngx_http_mcp_auth_add_variables(ngx_conf_t *cf);
 /* ngx_http_mcp_jwk.c: a key file into "keys" (ngx_http_mcp_jwt_key_t *) */
 ngx_int_t ngx_http_mcp_jwk_load(ngx_conf_t *cf, ngx_str_t *file,
     ngx_uint_t type, ngx_array_t *keys);
+ngx_int_t ngx_http_mcp_jwk_parse_set(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *data, ngx_array_t *keys);
+
+/* ngx_http_mcp_jwk_capture.c: what the key parsers say, kept */
+
+typedef struct {
+    ngx_log_t                     log;
+    ngx_log_t                    *orig;
+    ngx_uint_t                    quiet;
+    ngx_uint_t                    use_stderr;
+    size_t                        len;
+    u_char                        reason[256];
+} ngx_http_mcp_jwk_capture_t;
+
+void ngx_http_mcp_jwk_capture_start(ngx_http_mcp_jwk_capture_t *cap,
+    ngx_conf_t *cf, ngx_uint_t quiet);
+void ngx_http_mcp_jwk_capture_stop(ngx_http_mcp_jwk_capture_t *cap,
+    ngx_conf_t *cf);
+void ngx_http_mcp_jwk_capture_skip(ngx_http_mcp_jwk_capture_t *cap,
+    ngx_conf_t *cf, ngx_str_t *file, ngx_uint_t n, json_t *kid);
 
 /* ngx_http_mcp_jwt_cache.c: verified tokens, per worker */
 ngx_http_mcp_jwt_cache_t *ngx_http_mcp_jwt_cache_create(ngx_pool_t *pool,

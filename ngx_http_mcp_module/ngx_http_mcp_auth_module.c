@@ -796,7 +796,8 @@ ngx_http_mcp_auth_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "unknown algorithm \"%V\": expected HS256, "
                                "HS384, HS512, RS256, RS384, RS512, ES256, "
-                               "ES384 or ES512", &value[i]);
+                               "ES384, ES512, PS256, PS384, PS512 or "
+                               "EdDSA", &value[i]);
         }
 
         return NGX_CONF_ERROR;
