@@ -65,6 +65,8 @@ typedef struct {
     ngx_str_t                     name;
     ngx_uint_t                    type;     /* ngx_http_mcp_jwk_type_e */
     ngx_array_t                  *keys;     /* ngx_http_mcp_jwt_key_t * */
+    ngx_array_t                  *issuers;  /* ngx_http_mcp_jwt_str_t */
+    ngx_uint_t                    again;    /* read before, other issuers */
 } ngx_http_mcp_auth_file_t;
 
 
@@ -132,6 +134,12 @@ typedef enum {
 
 
 
+
+/* ngx_http_mcp_auth_module.c: what a key source shares */
+ngx_int_t ngx_http_mcp_auth_key_params(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_uint_t n, ngx_uint_t *type, ngx_array_t **issuers);
+ngx_int_t ngx_http_mcp_auth_add_keys(ngx_conf_t *cf,
+    ngx_http_mcp_auth_loc_conf_t *alcf, ngx_array_t *add);
 
 /* ngx_http_mcp_auth_handler.c */
 ngx_int_t ngx_http_mcp_auth_handler(ngx_http_request_t *r);

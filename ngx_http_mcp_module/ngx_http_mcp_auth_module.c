@@ -33,6 +33,8 @@ static char *ngx_http_mcp_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_uint_t ngx_http_mcp_auth_same_issuers(ngx_array_t *a,
+    ngx_array_t *b);
 static char *ngx_http_mcp_auth_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mcp_auth_set_list(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -79,7 +81,7 @@ static ngx_command_t  ngx_http_mcp_auth_commands[] = {
       NULL },
 
     { ngx_string("mcp_auth_jwt_key_file"),
-      NGX_HTTP_MCP_AUTH_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MCP_AUTH_CONF|NGX_CONF_1MORE,
       ngx_http_mcp_auth_key_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -630,10 +632,11 @@ ngx_http_mcp_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * mcp_auth_jwt_key_file <file> [type=jwks|pem|hmac];
+ * mcp_auth_jwt_key_file <file> [type=jwks|pem|hmac] [issuer=<iss>] ...;
  *
- * Each file is read once per configuration, whichever locations name it,
- * and with one type only.
+ * Each file is read once per configuration and set of issuers, whichever
+ * locations name it, and with one type only.  Keys read with "issuer="
+ * verify the tokens of those issuers only.
  */
 
 static char *
@@ -642,8 +645,9 @@ ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_mcp_auth_loc_conf_t *alcf = conf;
 
     ngx_str_t                       *value, name;
-    ngx_uint_t                       i, j, type;
-    ngx_http_mcp_jwt_key_t         **keys, **k;
+    ngx_uint_t                       i, type, again;
+    ngx_array_t                     *issuers;
+    ngx_http_mcp_jwt_key_t         **keys;
     ngx_http_mcp_auth_file_t        *file;
     ngx_http_mcp_auth_main_conf_t   *amcf;
 
@@ -653,23 +657,11 @@ ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     type = NGX_HTTP_MCP_JWK_JWKS;
 
-    if (cf->args->nelts == 3) {
-        if (ngx_strcmp(value[2].data, "type=jwks") == 0) {
-            type = NGX_HTTP_MCP_JWK_JWKS;
-
-        } else if (ngx_strcmp(value[2].data, "type=pem") == 0) {
-            type = NGX_HTTP_MCP_JWK_PEM;
-
-        } else if (ngx_strcmp(value[2].data, "type=hmac") == 0) {
-            type = NGX_HTTP_MCP_JWK_HMAC;
-
-        } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": expected "
-                               "\"type=jwks\", \"type=pem\" or "
-                               "\"type=hmac\"", &value[2]);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_mcp_auth_key_params(cf, &value[2], cf->args->nelts - 2,
+                                     &type, &issuers)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     name = value[1];
@@ -678,36 +670,35 @@ ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (alcf->keys == NGX_CONF_UNSET_PTR) {
-        alcf->keys = ngx_array_create(cf->pool, 4,
-                                      sizeof(ngx_http_mcp_jwt_key_t *));
-        if (alcf->keys == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mcp_auth_module);
 
     file = amcf->files.elts;
+    again = 0;
 
     for (i = 0; i < amcf->files.nelts; i++) {
-        if (file[i].name.len == name.len
-            && ngx_strncmp(file[i].name.data, name.data, name.len) == 0)
+        if (file[i].name.len != name.len
+            || ngx_strncmp(file[i].name.data, name.data, name.len) != 0)
         {
+            continue;
+        }
+
+        if (file[i].type != type) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "key file \"%V\" is read with \"type=%s\" "
+                               "elsewhere: a key file has one type only",
+                               &name, types[file[i].type]);
+            return NGX_CONF_ERROR;
+        }
+
+        again = 1;
+
+        if (ngx_http_mcp_auth_same_issuers(file[i].issuers, issuers)) {
             break;
         }
     }
 
     if (i < amcf->files.nelts) {
         file = &file[i];
-
-        if (file->type != type) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "key file \"%V\" is read with \"type=%s\" "
-                               "elsewhere: a key file has one type only",
-                               &name, types[file->type]);
-            return NGX_CONF_ERROR;
-        }
 
     } else {
         file = ngx_array_push(&amcf->files);
@@ -717,6 +708,8 @@ ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         file->name = name;
         file->type = type;
+        file->issuers = issuers;
+        file->again = again;
         file->keys = ngx_array_create(cf->pool, 4,
                                       sizeof(ngx_http_mcp_jwt_key_t *));
         if (file->keys == NULL) {
@@ -726,13 +719,125 @@ ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_http_mcp_jwk_load(cf, &name, type, file->keys) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
+
+        keys = file->keys->elts;
+
+        for (i = 0; issuers && i < file->keys->nelts; i++) {
+            keys[i]->issuers = issuers->elts;
+            keys[i]->nissuers = issuers->nelts;
+        }
     }
 
-    keys = file->keys->elts;
+    if (ngx_http_mcp_auth_add_keys(cf, alcf, file->keys) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
-    for (i = 0; i < file->keys->nelts; i++) {
+    return NGX_CONF_OK;
+}
 
-        /* the same file twice in one location adds nothing */
+
+/* type= and issuer= of a key source */
+
+ngx_int_t
+ngx_http_mcp_auth_key_params(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t n,
+    ngx_uint_t *type, ngx_array_t **issuers)
+{
+    ngx_uint_t               i;
+    ngx_http_mcp_jwt_str_t  *iss;
+
+    *issuers = NULL;
+
+    for (i = 0; i < n; i++) {
+
+        if (ngx_strcmp(value[i].data, "type=jwks") == 0) {
+            *type = NGX_HTTP_MCP_JWK_JWKS;
+
+        } else if (ngx_strcmp(value[i].data, "type=pem") == 0) {
+            *type = NGX_HTTP_MCP_JWK_PEM;
+
+        } else if (ngx_strcmp(value[i].data, "type=hmac") == 0) {
+            *type = NGX_HTTP_MCP_JWK_HMAC;
+
+        } else if (ngx_strncmp(value[i].data, "issuer=", 7) == 0
+                   && value[i].len > 7)
+        {
+            if (*issuers == NULL) {
+                *issuers = ngx_array_create(cf->pool, 2,
+                                            sizeof(ngx_http_mcp_jwt_str_t));
+                if (*issuers == NULL) {
+                    return NGX_ERROR;
+                }
+            }
+
+            iss = ngx_array_push(*issuers);
+            if (iss == NULL) {
+                return NGX_ERROR;
+            }
+
+            iss->data = value[i].data + 7;
+            iss->len = value[i].len - 7;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": expected "
+                               "\"type=jwks\", \"type=pem\", \"type=hmac\" "
+                               "or \"issuer=<iss>\"", &value[i]);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_mcp_auth_same_issuers(ngx_array_t *a, ngx_array_t *b)
+{
+    ngx_uint_t               i;
+    ngx_http_mcp_jwt_str_t  *x, *y;
+
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+
+    if (a->nelts != b->nelts) {
+        return 0;
+    }
+
+    x = a->elts;
+    y = b->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        if (x[i].len != y[i].len || ngx_memcmp(x[i].data, y[i].data, x[i].len))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* a source's keys into the location's (the same file twice adds nothing) */
+
+ngx_int_t
+ngx_http_mcp_auth_add_keys(ngx_conf_t *cf, ngx_http_mcp_auth_loc_conf_t *alcf,
+    ngx_array_t *add)
+{
+    ngx_uint_t                i, j;
+    ngx_http_mcp_jwt_key_t  **keys, **k;
+
+    if (alcf->keys == NGX_CONF_UNSET_PTR) {
+        alcf->keys = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_mcp_jwt_key_t *));
+        if (alcf->keys == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    keys = add->elts;
+
+    for (i = 0; i < add->nelts; i++) {
 
         k = alcf->keys->elts;
 
@@ -748,13 +853,13 @@ ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         k = ngx_array_push(alcf->keys);
         if (k == NULL) {
-            return NGX_CONF_ERROR;
+            return NGX_ERROR;
         }
 
         *k = keys[i];
     }
 
-    return NGX_CONF_OK;
+    return NGX_OK;
 }
 
 

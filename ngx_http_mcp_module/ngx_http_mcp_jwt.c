@@ -262,7 +262,7 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
     long                           hlen, plen, slen;
     char                          *copy;
     size_t                         i, kid_len;
-    json_t                        *header, *claims;
+    json_t                        *header, *claims, *iss;
     const char                    *kid;
     unsigned char                 *h, *p, *s;
     ngx_http_mcp_jwt_parts_t       parts;
@@ -339,16 +339,23 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
         return NGX_HTTP_MCP_JWT_ERR_PAYLOAD;
     }
 
-    /* the signature, with each key of this kid pinned to this algorithm */
+    /*
+     * the signature, with each key of this kid pinned to this algorithm,
+     * and bound to the token's issuer if the key is bound to any
+     */
 
     rc = NGX_HTTP_MCP_JWT_ERR_SIGNATURE;
     key = NULL;
+    iss = json_object_get(claims, "iss");
 
     for (i = 0; i < policy->nkeys; i++) {
         key = policy->keys[i];
 
         if (!ngx_http_mcp_jwt_key_serves(key, kid, kid_len)
-            || !ngx_http_mcp_jwt_key_pinned(key, alg))
+            || !ngx_http_mcp_jwt_key_pinned(key, alg)
+            || (key->nissuers
+                && !ngx_http_mcp_jwt_string_in(iss, key->issuers,
+                                               key->nissuers)))
         {
             continue;
         }

@@ -93,10 +93,14 @@ typedef struct {
     size_t                      pem_len;
     const unsigned char        *secret;     /* HMAC */
     size_t                      secret_len;
+
+    /* the issuers it signs for ("iss"); none: any accepted issuer */
+    const struct ngx_http_mcp_jwt_str_s  *issuers;
+    size_t                      nissuers;
 } ngx_http_mcp_jwt_key_t;
 
 
-typedef struct {
+typedef struct ngx_http_mcp_jwt_str_s {
     size_t                      len;
     const unsigned char        *data;
 } ngx_http_mcp_jwt_str_t;

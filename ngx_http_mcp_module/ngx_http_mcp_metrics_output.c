@@ -310,6 +310,13 @@ ngx_http_mcp_metrics_auth_out(ngx_http_mcp_metrics_out_t *o,
     file = amcf->files.elts;
 
     for (i = 0; i < amcf->files.nelts; i++) {
+
+        /* a file read again for other issuers: the same keys */
+
+        if (file[i].again) {
+            continue;
+        }
+
         ngx_http_mcp_metrics_printf(o, "mcp_gateway_auth_keys{");
         ngx_http_mcp_metrics_label(o, "file", file[i].name.data,
                                    file[i].name.len);
