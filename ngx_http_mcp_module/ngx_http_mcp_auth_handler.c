@@ -83,14 +83,20 @@ ngx_http_mcp_auth_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mcp_auth_ctx_t));
+    /* again after waiting for the first keys from a URL */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_auth_module);
+
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mcp_auth_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->alcf = alcf;
+
+        ngx_http_set_ctx(r, ctx, ngx_http_mcp_auth_module);
     }
-
-    ctx->alcf = alcf;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_mcp_auth_module);
 
     switch (ngx_http_mcp_auth_token(r, alcf, &token)) {
 
@@ -114,10 +120,37 @@ ngx_http_mcp_auth_handler(ngx_http_request_t *r)
         break;
     }
 
+    if (alcf->sources) {
+        switch (ngx_http_mcp_jwks_keys(r, alcf, ctx)) {
+
+        case NGX_OK:
+            break;
+
+        case NGX_AGAIN:
+            return NGX_AGAIN;
+
+        case NGX_DECLINED:
+            ctx->status = NGX_HTTP_MCP_AUTH_INVALID;
+            ngx_http_mcp_metrics_auth(r, ctx->status, ctx->cache);
+
+            return ngx_http_mcp_reply_status(r,
+                              NGX_HTTP_SERVICE_UNAVAILABLE, "%s",
+                              "The keys to verify access tokens are not "
+                              "available.");
+
+        default: /* NGX_ERROR */
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
     rc = ngx_http_mcp_auth_verify(r, alcf, ctx, &token);
 
     if (rc == NGX_HTTP_MCP_JWT_ERR_INTERNAL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_HTTP_MCP_JWT_ERR_KID && alcf->sources) {
+        ngx_http_mcp_jwks_unknown_kid(r, alcf);
     }
 
     if (rc != NGX_HTTP_MCP_JWT_OK) {

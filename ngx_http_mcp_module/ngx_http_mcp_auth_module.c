@@ -87,6 +87,13 @@ static ngx_command_t  ngx_http_mcp_auth_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mcp_auth_jwt_key_request"),
+      NGX_HTTP_MCP_AUTH_CONF|NGX_CONF_1MORE,
+      ngx_http_mcp_jwks_key_request,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mcp_auth_jwt_algorithms"),
       NGX_HTTP_MCP_AUTH_CONF|NGX_CONF_1MORE,
       ngx_http_mcp_auth_algorithms,
@@ -232,7 +239,13 @@ ngx_http_mcp_auth_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&amcf->files, cf->pool, 4,
                        sizeof(ngx_http_mcp_auth_file_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&amcf->sources, cf->pool, 2,
+                          sizeof(ngx_http_mcp_jwks_source_t *))
+           != NGX_OK
+        || ngx_array_init(&amcf->uses, cf->pool, 2,
+                          2 * sizeof(void *))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -251,6 +264,10 @@ ngx_http_mcp_auth_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(amcf->cache_size, 1024);
     ngx_conf_init_value(amcf->cache_ttl, 600);
+
+    if (ngx_http_mcp_jwks_zone(cf, amcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -280,6 +297,7 @@ ngx_http_mcp_auth_create_loc_conf(ngx_conf_t *cf)
     conf->enabled = NGX_CONF_UNSET;
     conf->token = NGX_CONF_UNSET_PTR;
     conf->keys = NGX_CONF_UNSET_PTR;
+    conf->sources = NGX_CONF_UNSET_PTR;
     conf->algorithms = NGX_CONF_UNSET_UINT;
     conf->issuers = NGX_CONF_UNSET_PTR;
     conf->audiences = NGX_CONF_UNSET_PTR;
@@ -305,7 +323,22 @@ ngx_http_mcp_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->realm, prev->realm, "");
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
 
-    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    /* a level with keys of its own, files or URLs, inherits none */
+
+    if (conf->keys == NGX_CONF_UNSET_PTR
+        && conf->sources == NGX_CONF_UNSET_PTR)
+    {
+        conf->keys = prev->keys;
+        conf->sources = prev->sources;
+    }
+
+    if (conf->keys == NGX_CONF_UNSET_PTR) {
+        conf->keys = NULL;
+    }
+
+    if (conf->sources == NGX_CONF_UNSET_PTR) {
+        conf->sources = NULL;
+    }
     ngx_conf_merge_uint_value(conf->algorithms, prev->algorithms, 0);
     ngx_conf_merge_ptr_value(conf->issuers, prev->issuers, NULL);
     ngx_conf_merge_ptr_value(conf->audiences, prev->audiences, NULL);
@@ -347,21 +380,35 @@ ngx_http_mcp_auth_policy(ngx_conf_t *cf, ngx_http_mcp_auth_loc_conf_t *conf)
 
     where = clcf->name.len ? "location" : "server";
 
-    if (conf->keys == NULL || conf->keys->nelts == 0) {
+    if ((conf->keys == NULL || conf->keys->nelts == 0)
+        && conf->sources == NULL)
+    {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"mcp_auth_jwt\" is on in %s \"%V\" but no "
-                      "\"mcp_auth_jwt_key_file\" gives it keys",
+                      "\"mcp_auth_jwt_key_file\" or "
+                      "\"mcp_auth_jwt_key_request\" gives it keys",
                       where, &clcf->name);
         return NGX_CONF_ERROR;
     }
 
     policy = &conf->policy;
 
-    keys = conf->keys->elts;
+    keys = conf->keys ? conf->keys->elts : NULL;
     algs = 0;
 
-    for (i = 0; i < conf->keys->nelts; i++) {
+    for (i = 0; conf->keys && i < conf->keys->nelts; i++) {
         algs |= keys[i]->algs;
+    }
+
+    /* keys from a URL: any algorithm but HMAC's, as they come */
+
+    if (conf->sources) {
+        algs |= ~NGX_HTTP_MCP_JWT_ALGS_HMAC
+                & ((1u << NGX_HTTP_MCP_JWT_ALG_MAX) - 1);
+
+        if (ngx_http_mcp_jwks_use(cf, conf) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (conf->algorithms) {
@@ -376,7 +423,7 @@ ngx_http_mcp_auth_policy(ngx_conf_t *cf, ngx_http_mcp_auth_loc_conf_t *conf)
     }
 
     policy->keys = keys;
-    policy->nkeys = conf->keys->nelts;
+    policy->nkeys = conf->keys ? conf->keys->nelts : 0;
     policy->algs = algs;
     policy->max_size = conf->max_size;
     policy->leeway = (long) conf->leeway;
@@ -492,6 +539,10 @@ ngx_http_mcp_auth_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_mcp_auth_handler;
+
+    if (ngx_http_mcp_jwks_init(cf, amcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /* the JSON body of nginx's answer to a refusal */
 

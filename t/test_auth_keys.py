@@ -425,7 +425,8 @@ def test_nginx_t_refuses_auth_without_keys_or_a_bad_realm(nginx, workdir):
     rc, out = ngx.test_config()
     assert rc != 0
     assert re.search(r'\[emerg\].*"mcp_auth_jwt" is on in location "/" but '
-                     r'no "mcp_auth_jwt_key_file" gives it keys', out), out
+                     r'no "mcp_auth_jwt_key_file" or "mcp_auth_jwt_key_request" gives it '
+                     r'keys', out), out
 
     ngx = own(nginx, "/nonexistent", jwt='\'a"b\' token=$cookie_t',
               start=False)
