@@ -317,3 +317,43 @@ def test_nginx_t_names_each_mistake(nginx, idp, args, message):
                     JWKS_PORT=idp.port, JWKS_CERT=idp.cert).test_config()
     assert rc != 0
     assert re.search(r"\[emerg\].*" + message, out), out
+
+
+def test_the_sources_in_the_metrics(nginx, idp, keys):
+    idp.publish([keys.jwk("k1", "k1"), keys.jwk("weak", "weak")])
+    ngx = start(nginx, idp, directives="""
+        location = /metrics {
+            mcp_auth_jwt  off;
+            mcp_metrics;
+        }
+""")
+
+    def metric(name):
+        text = ngx.get("/metrics").text
+        m = re.search(r'^%s\{source="/_jwks/idp"\} (\d+)$' % name, text,
+                      re.M)
+        return int(m.group(1))
+
+    assert metric("mcp_gateway_auth_key_source_keys") == 0
+    assert metric("mcp_gateway_auth_key_source_refresh_timestamp_seconds") \
+        == 0
+    before = time.time()
+    assert call(ngx, "/x", tok(keys, "k1")).status_code == 200
+    assert metric("mcp_gateway_auth_key_source_keys") == 1
+    assert metric("mcp_gateway_auth_key_source_fetches_total") == 1
+    assert metric("mcp_gateway_auth_key_source_failures_total") == 0
+    assert metric("mcp_gateway_auth_key_source_refresh_timestamp_seconds") \
+        >= int(before)
+
+    # the weak key was skipped, said once by the fetching worker
+    assert len(re.findall(r'\[warn\].*key "weak" \(#1\) in "/_jwks/idp" '
+                          r'skipped: RSA key of 1024 bits',
+                          ngx.error_log())) == 1
+
+    # a refresh is started by a request after its time
+    idp.fail("junk")
+    wait_until(lambda: call(ngx, "/x", tok(keys, "k1")).ok
+               and metric("mcp_gateway_auth_key_source_failures_total") >= 1,
+               5, "a failure counted")
+    assert metric("mcp_gateway_auth_key_source_keys") == 1
+
