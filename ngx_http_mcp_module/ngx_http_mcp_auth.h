@@ -181,7 +181,7 @@ typedef struct {
     json_t                       *claims;   /* of an accepted token */
     ngx_http_mcp_auth_loc_conf_t *alcf;
     ngx_msec_t                    deadline; /* waiting for a first fetch */
-    unsigned                      fetched:1; /* this request fetched */
+    uint32_t                      fetched;  /* the sources it waited for */
 } ngx_http_mcp_auth_ctx_t;
 
 

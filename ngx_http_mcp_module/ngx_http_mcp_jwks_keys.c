@@ -82,12 +82,16 @@ ngx_http_mcp_jwks_keys(ngx_http_request_t *r,
         }
     }
 
-    if (missing && !ctx->fetched) {
+    if (missing) {
 
-        for (i = 0; i < alcf->sources->nelts; i++) {
+        /* one source after the other, each once for a request */
+
+        for (i = 0; i < alcf->sources->nelts && i < 32; i++) {
             src = srcp[i];
 
-            if (src->keys || now < src->sh->refresh_at) {
+            if (src->keys || now < src->sh->refresh_at
+                || (ctx->fetched & (1u << i)))
+            {
                 continue;
             }
 
@@ -98,7 +102,7 @@ ngx_http_mcp_jwks_keys(ngx_http_request_t *r,
                     return NGX_ERROR;
                 }
 
-                ctx->fetched = 1;
+                ctx->fetched |= 1u << i;
                 return NGX_AGAIN;
             }
 

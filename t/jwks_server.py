@@ -51,6 +51,7 @@ class JwksServer:
         self.cert, self.key = self_signed(directory)
         self.lock = threading.Lock()
         self.body = b'{"keys": []}'
+        self.bodies = {}
         self.cache_control = None
         self.mode = "ok"
         self.status = 503
@@ -71,7 +72,8 @@ class JwksServer:
                     server.count += 1
                     server.paths.append((time.time(), self.path))
                     server.headers_seen.append(dict(self.headers))
-                    mode, body, cc = (server.mode, server.body,
+                    mode, body, cc = (server.mode, server.bodies.get(
+                                          self.path, server.body),
                                       server.cache_control)
                     status, junk = server.status, server.junk
                 if mode == "down":
@@ -109,6 +111,11 @@ class JwksServer:
             self.body = json.dumps({"keys": jwks}).encode()
             self.cache_control = cache_control
             self.mode = "ok"
+
+    def publish_at(self, path, doc):
+        """a whole document (a provider's own JWKS shape) at one path"""
+        with self.lock:
+            self.bodies[path] = json.dumps(doc).encode()
 
     def fail(self, mode, status=503, junk=None):
         with self.lock:

@@ -121,7 +121,7 @@ def wrk(ngx, token, seconds=3, conns=8):
 def test_the_first_request_waits_for_the_keys_then_none_does(nginx, idp,
                                                                keys):
     idp.publish([keys.jwk("k1", "k1")])
-    ngx = start(nginx, idp)
+    ngx = start(nginx, idp, request_args="refresh=1h")
     assert idp.requests() == 0
 
     # concurrent first requests: one fetch per worker at most, all served
