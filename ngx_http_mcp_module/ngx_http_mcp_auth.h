@@ -9,8 +9,12 @@
  *   ngx_http_mcp_auth_handler.c  the access handler: token, verification,
  *                                scope, refusals
  *   ngx_http_mcp_auth_var.c      $mcp_jwt_*, $mcp_auth_status
+ *   ngx_http_mcp_auth_require.c  mcp_auth_jwt_require: claims, conditions
  *   ngx_http_mcp_jwt.c           verification (pure C)
  *   ngx_http_mcp_jwk.c           JWK Sets, PEM and HMAC key files
+ *   ngx_http_mcp_jwk_capture.c   the reasons a key is skipped
+ *   ngx_http_mcp_jwks_fetch.c    keys from a URL: directive, zone, fetches
+ *   ngx_http_mcp_jwks_keys.c     keys from a URL: the worker's, per request
  *   ngx_http_mcp_jwt_cache.c     the worker's verified tokens
  */
 
@@ -199,6 +203,12 @@ ngx_int_t ngx_http_mcp_auth_key_params(ngx_conf_t *cf, ngx_str_t *value,
     ngx_uint_t n, ngx_uint_t *type, ngx_array_t **issuers);
 ngx_int_t ngx_http_mcp_auth_add_keys(ngx_conf_t *cf,
     ngx_http_mcp_auth_loc_conf_t *alcf, ngx_array_t *add);
+
+/* ngx_http_mcp_auth_require.c: mcp_auth_jwt_require, its conditions */
+char *ngx_http_mcp_auth_require(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_mcp_auth_conditions(ngx_http_request_t *r,
+    ngx_http_mcp_auth_loc_conf_t *alcf);
 
 /* ngx_http_mcp_auth_handler.c */
 ngx_int_t ngx_http_mcp_auth_handler(ngx_http_request_t *r);

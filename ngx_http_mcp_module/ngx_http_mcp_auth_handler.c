@@ -33,8 +33,6 @@ static int ngx_http_mcp_auth_verify(ngx_http_request_t *r,
 static ngx_int_t ngx_http_mcp_auth_reject(ngx_http_request_t *r,
     ngx_http_mcp_auth_ctx_t *ctx, ngx_uint_t status, const char *error,
     const char *description, ngx_str_t *scope, const char *detail);
-static ngx_int_t ngx_http_mcp_auth_conditions(ngx_http_request_t *r,
-    ngx_http_mcp_auth_loc_conf_t *alcf);
 static const char *ngx_http_mcp_auth_description(int rc);
 static void ngx_http_mcp_auth_cleanup(void *data);
 
@@ -432,42 +430,6 @@ ngx_http_mcp_auth_verify(ngx_http_request_t *r,
     ctx->claims = claims;
 
     return NGX_HTTP_MCP_JWT_OK;
-}
-
-
-/*
- * The conditions of mcp_auth_jwt_require: each variable non-empty and not
- * "0" (NGINX Plus's auth_jwt_require).  NGX_OK, the status of the first
- * that does not hold, or NGX_ERROR.  The claims are the request's by now:
- * $mcp_jwt_claim_* (and maps over them) see them.
- */
-
-static ngx_int_t
-ngx_http_mcp_auth_conditions(ngx_http_request_t *r,
-    ngx_http_mcp_auth_loc_conf_t *alcf)
-{
-    ngx_str_t                       val;
-    ngx_uint_t                      i;
-    ngx_http_mcp_auth_condition_t  *cond;
-
-    cond = alcf->conditions->elts;
-
-    for (i = 0; i < alcf->conditions->nelts; i++) {
-
-        if (ngx_http_complex_value(r, &cond[i].value, &val) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (val.len == 0 || (val.len == 1 && val.data[0] == '0')) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "mcp auth: condition #%ui of "
-                          "\"mcp_auth_jwt_require\" does not hold", i + 1);
-
-            return cond[i].status;
-        }
-    }
-
-    return NGX_OK;
 }
 
 

@@ -162,8 +162,12 @@ ngx_http_mcp_jwt_cache_flush(ngx_http_mcp_jwt_cache_t *cache)
         node = ngx_queue_data(q, ngx_http_mcp_jwt_cache_node_t, queue);
 
         pp = ngx_http_mcp_jwt_cache_find(cache, node->digest);
-        if (pp == NULL) {
-            ngx_queue_remove(q);        /* cannot happen */
+
+        if (pp == NULL) {               /* cannot happen */
+            json_decref(node->claims);
+            node->claims = NULL;
+            ngx_queue_remove(q);
+            ngx_queue_insert_head(&cache->free, q);
             continue;
         }
 
