@@ -357,3 +357,44 @@ def test_the_sources_in_the_metrics(nginx, idp, keys):
                5, "a failure counted")
     assert metric("mcp_gateway_auth_key_source_keys") == 1
 
+
+
+def test_a_reload_keeps_the_fetched_keys(nginx, idp, keys):
+    # the zone is reused: the new workers parse its set, nobody waits
+    idp.publish([keys.jwk("k1", "k1")])
+    ngx = start(nginx, idp, request_args="refresh=1h")
+    t = tok(keys, "k1")
+    assert call(ngx, "/x", t).status_code == 200
+    n = idp.requests()
+    old = set(ngx.worker_pids())
+
+    ngx.reload()
+    wait_until(lambda: set(ngx.worker_pids()) and
+               not (set(ngx.worker_pids()) & old), 10, "new workers")
+    for _ in range(10):
+        assert call(ngx, "/x", t).status_code == 200
+    assert idp.requests() == n
+
+
+def test_a_key_subrequest_moved_to_a_public_location_is_refused(nginx, idp,
+                                                                keys):
+    # nginx -t sees an internal /_jwks/idp; a server-level rewrite sends
+    # the subrequest elsewhere at run time
+    idp.publish([keys.jwk("k1", "k1")])
+    public = """
+        location = /_jwks/idp { internal; return 404; }
+        location /public/ {
+            proxy_pass                 https://127.0.0.1:${JWKS_PORT}/;
+            proxy_pass_request_headers off;
+        }
+"""
+    conf = harness.conf(server="rewrite ^/_jwks/(.*)$ /public/$1 last;\n" +
+                        server(key_location=public), servers=BACKEND)
+    ngx = nginx(conf, BACKEND_PORT=harness.free_port(), JWKS_PORT=idp.port,
+                JWKS_CERT=idp.cert)
+    r = call(ngx, "/x", tok(keys, "k1"))
+    assert r.status_code == 503
+    assert idp.requests() == 0
+    assert re.search(r'\[error\].*the key subrequest "/public/idp" is served '
+                     r'by location "/public/", which is not internal: '
+                     r'refused', ngx.error_log())
