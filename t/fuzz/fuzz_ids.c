@@ -25,6 +25,11 @@ fuzz_time(const uint8_t *data, size_t size)
 
     memcpy(in, data, size);
     in[size] = '\0';
+    size = strlen(in);          /* the time is the string up to a NUL */
+
+    if (size == 0) {
+        return;
+    }
 
     if (ngx_http_mcp_map_normalize_time(in, out, sizeof(out)) != 0) {
         return;
