@@ -56,7 +56,8 @@ def legacy_conf():
 
         location /_mcp/kambrium-legacy/ {
             internal;
-            proxy_pass  http://kambrium_legacy_api/;
+            proxy_pass        http://kambrium_legacy_api/;
+            proxy_set_header  Authorization "Bearer demo-kambrium-credential";
         }
 
         location /_mcp/kambrium/ {""", 1)
