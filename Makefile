@@ -2,9 +2,11 @@
 #
 #   make            build the dynamic module (build/ngx_http_mcp_module.so)
 #   make demo       run the demo gateway in the foreground (Ctrl-C stops it)
-#   make test       build, then run the unit and the integration tests
+#   make test       build, then run the unit tests, the fuzzers (briefly)
+#                   and the integration tests
 #   make test-soak  the fault suite (t/test_coherence.py), six times longer
 #   make test-prometheus  the metrics as Debian's Prometheus sees them
+#   make fuzz       the libFuzzer harnesses of t/fuzz, FUZZ_SECONDS each
 #   make install    install the module the Debian way
 #   make bench      the benchmark (scripts/bench)
 #
@@ -26,8 +28,22 @@ UNIT_SRCS   := $(addprefix $(SRC)/,$(shell . ./$(SRC)/sources && \
                                        echo $$ngx_http_mcp_pure_srcs))
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 
+# the fuzzers (t/fuzz): clang's libFuzzer with ASan and UBSan, on the same
+# pure C sources; "make fuzz" runs each for FUZZ_SECONDS, "make test" for
+# FUZZ_TEST_SECONDS
+CLANG        ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 10
+FUZZ_TARGETS := answer update json jwt ids
+FUZZ_BINS    := $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
+CFLAGS_FUZZ  := -Wall -Wextra -Werror -g -O1 \
+                -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+                -Wno-string-concatenation -I$(SRC)
+
 .PHONY: all module setup unit integration test test-asan test-valgrind \
-        test-soak test-prometheus demo install uninstall bench clean
+        test-soak test-prometheus fuzz fuzz-build fuzz-run demo install \
+        uninstall bench clean
 
 all: module
 
@@ -45,11 +61,26 @@ $(BUILD)/unit/%: t/unit/%.c $(UNIT_SRCS) $(wildcard $(SRC)/*.h)
 unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do $$t || exit 1; done
 
+$(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(UNIT_SRCS) \
+                      $(wildcard $(SRC)/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CFLAGS_FUZZ) -o $@ $< $(UNIT_SRCS) -ljansson -ljwt -lcrypto
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz-run: fuzz-build
+	@BUILD=$(BUILD) scripts/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz: setup
+	@$(MAKE) --no-print-directory fuzz-run
+
 integration: module
 	cd t && $(PYTHON) -m pytest -p no:cacheprovider -q $(PYTEST_ARGS)
 
 test: setup
-	@$(MAKE) --no-print-directory unit integration
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)
+	@$(MAKE) --no-print-directory integration
 
 # the metrics through Debian's prometheus package (big, so not make test's):
 # promtool on the exposition and the alert rules, a real Prometheus

@@ -14,9 +14,42 @@
 #include "ngx_http_mcp_module.h"
 #include "ngx_http_mcp_map.h"
 
+#if (NGX_LINUX && defined __GLIBC__)
+#include <malloc.h>
+#define NGX_HTTP_MCP_MALLOC_TRIM  1
+#endif
+
+
+/*
+ * An answer this large gives its memory back to the system once its
+ * request is gone.  Its jansson tree (several times the text, in small
+ * malloc() blocks) and its buffers (blocks of the answer's size, which
+ * glibc takes from the heap once a block that large was freed) leave the
+ * heap full of free pages that glibc keeps: eight concurrent 15.5 MB
+ * Gatana answers left a worker at 430 MB for good.  malloc_trim() hands
+ * every free page back; it runs on a timer, once for a burst of large
+ * answers, after their pools are destroyed (a pool's large blocks are
+ * freed after its cleanup handlers).
+ */
+
+#define NGX_HTTP_MCP_TRIM_SIZE   (1024 * 1024)
+#define NGX_HTTP_MCP_TRIM_DELAY  100
+
 
 static ngx_int_t ngx_http_mcp_answer_failed(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx, ngx_uint_t status, const char *why);
+static void ngx_http_mcp_answer_release(ngx_http_request_t *r,
+    ngx_http_mcp_capture_t *cap);
+#if (NGX_HTTP_MCP_MALLOC_TRIM)
+static void ngx_http_mcp_answer_trim_later(void *data);
+static void ngx_http_mcp_answer_trim(ngx_event_t *ev);
+
+
+static ngx_event_t       ngx_http_mcp_trim_event;
+
+/* the debug log of a timer names its event's connection: none here */
+static ngx_connection_t  ngx_http_mcp_trim_connection;
+#endif
 
 
 /* ctx->reply = the client's answer; NGX_ERROR only on internal errors */
@@ -50,6 +83,15 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
                                           "could not be reached");
     }
 
+    /* nginx relays any three digits as a status: HTTP has 100 to 599 */
+
+    if (cap->broken || cap->status < 100 || cap->status > 599) {
+        return ngx_http_mcp_answer_failed(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                                          cap->broken
+                                          ? "answer is malformed"
+                                          : "answer has an invalid status");
+    }
+
     if (cap->in_file) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "mcp: the answer of registry \"%V\" was buffered to "
@@ -74,7 +116,26 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
                                           "answer was truncated");
     }
 
+#if (NGX_HTTP_MCP_MALLOC_TRIM)
+
+    if (cap->size >= NGX_HTTP_MCP_TRIM_SIZE) {
+        ngx_pool_cleanup_t  *cln;
+
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* added before the parse's: it runs after the tree is freed */
+        cln->handler = ngx_http_mcp_answer_trim_later;
+        cln->data = NULL;
+    }
+
+#endif
+
     json = ngx_http_mcp_json_parse(r, cap->body, &error);
+
+    ngx_http_mcp_answer_release(r, cap);
 
     if (json == NULL) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -138,7 +199,7 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 
     } else if (ok) {
         out = server;
-        ngx_http_mcp_map_scrub(out);
+        ngx_http_mcp_map_scrub(reg->vendor, out);
 
     } else {
         detail = ngx_http_mcp_map_error_detail(json, &len);
@@ -149,7 +210,16 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 
     ctx->reply.status = cap->status;
 
-    return ngx_http_mcp_json_dump(r, out, &ctx->reply.body);
+    if (ngx_http_mcp_json_dump(r, out, &ctx->reply.body) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* the trees are not needed while the answer is sent */
+
+    ngx_http_mcp_json_release(r, json);
+    ngx_http_mcp_json_release(r, server);
+
+    return NGX_OK;
 }
 
 
@@ -181,3 +251,66 @@ ngx_http_mcp_answer_failed(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
                                      "The %s registry %s.",
                                      reg->vendor->name, why);
 }
+
+
+/*
+ * The captured text is not needed once parsed: a buffer of a large
+ * answer (a block of its own in the pool) goes at once, so that a large
+ * answer is not held twice, as text and as the answer sent.
+ */
+
+static void
+ngx_http_mcp_answer_release(ngx_http_request_t *r, ngx_http_mcp_capture_t *cap)
+{
+    ngx_chain_t  *cl;
+
+    for (cl = cap->body; cl; cl = cl->next) {
+        if (ngx_pfree(r->pool, cl->buf->start) == NGX_OK) {
+            cl->buf->start = NULL;
+            cl->buf->pos = NULL;
+            cl->buf->last = NULL;
+            cl->buf->end = NULL;
+        }
+    }
+
+    cap->body = NULL;
+    cap->buf = NULL;
+}
+
+
+#if (NGX_HTTP_MCP_MALLOC_TRIM)
+
+static void
+ngx_http_mcp_answer_trim_later(void *data)
+{
+    ngx_event_t  *ev;
+
+    ev = &ngx_http_mcp_trim_event;
+
+    if (ev->timer_set) {
+        return;
+    }
+
+    ngx_http_mcp_trim_connection.fd = (ngx_socket_t) -1;
+
+    ev->data = &ngx_http_mcp_trim_connection;
+    ev->handler = ngx_http_mcp_answer_trim;
+    ev->log = ngx_cycle->log;
+    ev->cancelable = 1;
+
+    ngx_add_timer(ev, NGX_HTTP_MCP_TRIM_DELAY);
+}
+
+
+static void
+ngx_http_mcp_answer_trim(ngx_event_t *ev)
+{
+    int  released;
+
+    released = malloc_trim(0);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "mcp malloc_trim(): %d", released);
+}
+
+#endif

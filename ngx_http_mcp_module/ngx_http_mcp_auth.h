@@ -9,8 +9,12 @@
  *   ngx_http_mcp_auth_handler.c  the access handler: token, verification,
  *                                scope, refusals
  *   ngx_http_mcp_auth_var.c      $mcp_jwt_*, $mcp_auth_status
+ *   ngx_http_mcp_auth_require.c  mcp_auth_jwt_require: claims, conditions
  *   ngx_http_mcp_jwt.c           verification (pure C)
  *   ngx_http_mcp_jwk.c           JWK Sets, PEM and HMAC key files
+ *   ngx_http_mcp_jwk_capture.c   the reasons a key is skipped
+ *   ngx_http_mcp_jwks_fetch.c    keys from a URL: directive, zone, fetches
+ *   ngx_http_mcp_jwks_keys.c     keys from a URL: the worker's, per request
  *   ngx_http_mcp_jwt_cache.c     the worker's verified tokens
  */
 
@@ -65,12 +69,68 @@ typedef struct {
     ngx_str_t                     name;
     ngx_uint_t                    type;     /* ngx_http_mcp_jwk_type_e */
     ngx_array_t                  *keys;     /* ngx_http_mcp_jwt_key_t * */
+    ngx_array_t                  *issuers;  /* ngx_http_mcp_jwt_str_t */
+    ngx_uint_t                    again;    /* read before, other issuers */
 } ngx_http_mcp_auth_file_t;
+
+
+/*
+ * A JWK Set from a URL (mcp_auth_jwt_key_request), ngx_http_mcp_jwks_*.c:
+ * its record in the shared zone (the set's text and a generation), and
+ * each worker's own keys, parsed from that text once per generation.
+ */
+
+typedef struct ngx_http_mcp_jwks_shared_s  ngx_http_mcp_jwks_shared_t;
+
+struct ngx_http_mcp_jwks_shared_s {
+    ngx_http_mcp_jwks_shared_t   *next;
+    u_char                       *name;     /* the source's, NUL-ended */
+    size_t                        name_len;
+
+    /* read without the lock: a change of the text, a fetch under way */
+    ngx_atomic_t                  generation;
+    ngx_atomic_t                  lock;     /* pid of the fetching worker */
+
+    /* the zone's mutex */
+    time_t                        lock_time;
+    time_t                        refresh_at;
+    time_t                        unknown_kid_at;
+    time_t                        fetched;  /* last good answer */
+    time_t                        failing;  /* since; 0: not failing */
+    ngx_atomic_t                  fetches;
+    ngx_atomic_t                  failures;
+    ngx_uint_t                    nkeys;
+    u_char                       *text;
+    size_t                        len;
+};
+
+
+typedef struct {
+    ngx_str_t                     uri;
+    ngx_str_t                     args;
+    ngx_array_t                  *issuers;  /* ngx_http_mcp_jwt_str_t */
+    ngx_str_t                     name;     /* uri and issuers */
+    time_t                        refresh;
+    time_t                        min_refresh;
+    time_t                        max_refresh;
+    ngx_http_mcp_jwks_shared_t   *sh;
+    ngx_slab_pool_t              *shpool;
+
+    /* the worker's: the keys of generation "generation" */
+    ngx_atomic_uint_t             generation;
+    ngx_pool_t                   *pool;
+    ngx_array_t                  *keys;     /* ngx_http_mcp_jwt_key_t * */
+} ngx_http_mcp_jwks_source_t;
 
 
 typedef struct {
     ngx_array_t                   files;    /* ngx_http_mcp_auth_file_t */
     ngx_flag_t                    enabled;  /* on in some location */
+
+    ngx_array_t                   sources;  /* ngx_http_mcp_jwks_source_t * */
+    ngx_array_t                   uses;     /* where: server, source */
+    ngx_shm_zone_t               *zone;
+    ngx_http_mcp_jwks_shared_t   *shared;   /* the zone's records */
 
     ngx_uint_t                    cache_size;
     time_t                        cache_ttl;
@@ -80,16 +140,27 @@ typedef struct {
 } ngx_http_mcp_auth_main_conf_t;
 
 
+/* mcp_auth_jwt_require $variable ... [error=401|403] */
+
+typedef struct {
+    ngx_http_complex_value_t      value;
+    ngx_uint_t                    status;   /* 401, 403 */
+} ngx_http_mcp_auth_condition_t;
+
+
 typedef struct {
     ngx_flag_t                    enabled;
     ngx_str_t                     realm;
     ngx_http_complex_value_t     *token;
 
     ngx_array_t                  *keys;         /* ngx_http_mcp_jwt_key_t * */
+    ngx_array_t                  *sources;  /* ngx_http_mcp_jwks_source_t * */
     ngx_uint_t                    algorithms;   /* bit set, 0: the keys' */
     ngx_array_t                  *issuers;      /* ngx_str_t */
     ngx_array_t                  *audiences;    /* ngx_str_t */
     ngx_array_t                  *require;      /* ngx_str_t */
+    ngx_array_t                  *conditions;
+                                        /* ngx_http_mcp_auth_condition_t */
     ngx_array_t                  *scope_claims; /* ngx_str_t */
     time_t                        leeway;
     size_t                        max_size;
@@ -101,6 +172,8 @@ typedef struct {
 
     /* made from the above when merged */
     ngx_http_mcp_jwt_policy_t     policy;
+    ngx_uint_t                    epoch;        /* of policy.keys, sources */
+    ngx_http_mcp_jwt_key_t      **dynamic;      /* ngx_alloc()ed */
     const char * const           *scope_names;
     size_t                        nscope_names;
 } ngx_http_mcp_auth_loc_conf_t;
@@ -111,6 +184,8 @@ typedef struct {
     ngx_uint_t                    cache;    /* ngx_http_mcp_auth_cache_e */
     json_t                       *claims;   /* of an accepted token */
     ngx_http_mcp_auth_loc_conf_t *alcf;
+    ngx_msec_t                    deadline; /* waiting for a first fetch */
+    uint32_t                      fetched;  /* the sources it waited for */
 } ngx_http_mcp_auth_ctx_t;
 
 
@@ -123,6 +198,18 @@ typedef enum {
 
 
 
+/* ngx_http_mcp_auth_module.c: what a key source shares */
+ngx_int_t ngx_http_mcp_auth_key_params(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_uint_t n, ngx_uint_t *type, ngx_array_t **issuers);
+ngx_int_t ngx_http_mcp_auth_add_keys(ngx_conf_t *cf,
+    ngx_http_mcp_auth_loc_conf_t *alcf, ngx_array_t *add);
+
+/* ngx_http_mcp_auth_require.c: mcp_auth_jwt_require, its conditions */
+char *ngx_http_mcp_auth_require(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_mcp_auth_conditions(ngx_http_request_t *r,
+    ngx_http_mcp_auth_loc_conf_t *alcf);
+
 /* ngx_http_mcp_auth_handler.c */
 ngx_int_t ngx_http_mcp_auth_handler(ngx_http_request_t *r);
 
@@ -132,8 +219,51 @@ ngx_int_t ngx_http_mcp_auth_add_variables(ngx_conf_t *cf);
 /* ngx_http_mcp_jwk.c: a key file into "keys" (ngx_http_mcp_jwt_key_t *) */
 ngx_int_t ngx_http_mcp_jwk_load(ngx_conf_t *cf, ngx_str_t *file,
     ngx_uint_t type, ngx_array_t *keys);
+ngx_int_t ngx_http_mcp_jwk_parse_set(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *data, ngx_array_t *keys);
+
+/* ngx_http_mcp_jwk_capture.c: what the key parsers say, kept */
+
+typedef struct {
+    ngx_log_t                     log;
+    ngx_log_t                    *orig;
+    ngx_uint_t                    quiet;
+    ngx_uint_t                    use_stderr;
+    size_t                        len;
+    u_char                        reason[256];
+} ngx_http_mcp_jwk_capture_t;
+
+void ngx_http_mcp_jwk_capture_start(ngx_http_mcp_jwk_capture_t *cap,
+    ngx_conf_t *cf, ngx_uint_t quiet);
+void ngx_http_mcp_jwk_capture_stop(ngx_http_mcp_jwk_capture_t *cap,
+    ngx_conf_t *cf);
+void ngx_http_mcp_jwk_capture_skip(ngx_http_mcp_jwk_capture_t *cap,
+    ngx_conf_t *cf, ngx_str_t *file, ngx_uint_t n, json_t *kid);
+
+/* ngx_http_mcp_jwks_fetch.c: keys from a URL, the zone, the fetches */
+char *ngx_http_mcp_jwks_key_request(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_mcp_jwks_zone(ngx_conf_t *cf,
+    ngx_http_mcp_auth_main_conf_t *amcf);
+ngx_int_t ngx_http_mcp_jwks_use(ngx_conf_t *cf,
+    ngx_http_mcp_auth_loc_conf_t *alcf);
+ngx_int_t ngx_http_mcp_jwks_init(ngx_conf_t *cf,
+    ngx_http_mcp_auth_main_conf_t *amcf);
+ngx_int_t ngx_http_mcp_jwks_fetch(ngx_http_request_t *r,
+    ngx_http_mcp_jwks_source_t *src, ngx_uint_t waited);
+ngx_int_t ngx_http_mcp_jwks_lock(ngx_http_mcp_jwks_source_t *src);
+
+/* ngx_http_mcp_jwks_keys.c: a worker's keys from a URL, per request */
+ngx_int_t ngx_http_mcp_jwks_keys(ngx_http_request_t *r,
+    ngx_http_mcp_auth_loc_conf_t *alcf, ngx_http_mcp_auth_ctx_t *ctx);
+void ngx_http_mcp_jwks_unknown_kid(ngx_http_request_t *r,
+    ngx_http_mcp_auth_loc_conf_t *alcf);
+ngx_int_t ngx_http_mcp_jwks_parse(ngx_http_mcp_jwks_source_t *src,
+    u_char *text, size_t len, ngx_uint_t quiet, ngx_pool_t **pool,
+    ngx_array_t **keys, u_char *reason, size_t *reason_len);
 
 /* ngx_http_mcp_jwt_cache.c: verified tokens, per worker */
+void ngx_http_mcp_jwt_cache_flush(ngx_http_mcp_jwt_cache_t *cache);
 ngx_http_mcp_jwt_cache_t *ngx_http_mcp_jwt_cache_create(ngx_pool_t *pool,
     ngx_uint_t size);
 void ngx_http_mcp_jwt_cache_destroy(ngx_http_mcp_jwt_cache_t *cache);

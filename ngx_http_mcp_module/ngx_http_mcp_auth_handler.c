@@ -45,6 +45,7 @@ ngx_int_t
 ngx_http_mcp_auth_handler(ngx_http_request_t *r)
 {
     int                            rc;
+    ngx_int_t                      status;
     ngx_str_t                      token, *scope;
     ngx_uint_t                     need, granted;
     const char                    *text;
@@ -80,14 +81,20 @@ ngx_http_mcp_auth_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mcp_auth_ctx_t));
+    /* again after waiting for the first keys from a URL */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mcp_auth_module);
+
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mcp_auth_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->alcf = alcf;
+
+        ngx_http_set_ctx(r, ctx, ngx_http_mcp_auth_module);
     }
-
-    ctx->alcf = alcf;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_mcp_auth_module);
 
     switch (ngx_http_mcp_auth_token(r, alcf, &token)) {
 
@@ -111,10 +118,37 @@ ngx_http_mcp_auth_handler(ngx_http_request_t *r)
         break;
     }
 
+    if (alcf->sources) {
+        switch (ngx_http_mcp_jwks_keys(r, alcf, ctx)) {
+
+        case NGX_OK:
+            break;
+
+        case NGX_AGAIN:
+            return NGX_AGAIN;
+
+        case NGX_DECLINED:
+            ctx->status = NGX_HTTP_MCP_AUTH_INVALID;
+            ngx_http_mcp_metrics_auth(r, ctx->status, ctx->cache);
+
+            return ngx_http_mcp_reply_status(r,
+                              NGX_HTTP_SERVICE_UNAVAILABLE, "%s",
+                              "The keys to verify access tokens are not "
+                              "available.");
+
+        default: /* NGX_ERROR */
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
     rc = ngx_http_mcp_auth_verify(r, alcf, ctx, &token);
 
     if (rc == NGX_HTTP_MCP_JWT_ERR_INTERNAL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_HTTP_MCP_JWT_ERR_KID && alcf->sources) {
+        ngx_http_mcp_jwks_unknown_kid(r, alcf);
     }
 
     if (rc != NGX_HTTP_MCP_JWT_OK) {
@@ -133,6 +167,39 @@ ngx_http_mcp_auth_handler(ngx_http_request_t *r)
 
     scope = (need == NGX_HTTP_MCP_AUTH_READ) ? &alcf->read_scope
                                              : &alcf->write_scope;
+
+    if (alcf->conditions && alcf->conditions->nelts) {
+        status = ngx_http_mcp_auth_conditions(r, alcf);
+
+        if (status == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (status == NGX_HTTP_UNAUTHORIZED) {
+
+            /* the token is not accepted here: its claims are not shown */
+
+            ctx->status = NGX_HTTP_MCP_AUTH_INVALID;
+            ctx->claims = NULL;
+
+            text = ngx_http_mcp_auth_description(NGX_HTTP_MCP_JWT_ERR_CLAIM);
+
+            return ngx_http_mcp_auth_reject(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                            "invalid_token", text, NULL,
+                                            text);
+        }
+
+        if (status == NGX_HTTP_FORBIDDEN) {
+            ctx->status = NGX_HTTP_MCP_AUTH_INSUFFICIENT_SCOPE;
+
+            text = (need == NGX_HTTP_MCP_AUTH_READ)
+                   ? NGX_HTTP_MCP_AUTH_NO_ACCESS : NGX_HTTP_MCP_AUTH_NO_UPDATE;
+
+            return ngx_http_mcp_auth_reject(r, ctx, NGX_HTTP_FORBIDDEN,
+                                            "insufficient_scope", NULL, NULL,
+                                            text);
+        }
+    }
 
     granted = ngx_http_mcp_jwt_has_scope(ctx->claims,
                                          alcf->scope_names,

@@ -33,6 +33,8 @@ static char *ngx_http_mcp_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_uint_t ngx_http_mcp_auth_same_issuers(ngx_array_t *a,
+    ngx_array_t *b);
 static char *ngx_http_mcp_auth_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mcp_auth_set_list(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -77,8 +79,15 @@ static ngx_command_t  ngx_http_mcp_auth_commands[] = {
       NULL },
 
     { ngx_string("mcp_auth_jwt_key_file"),
-      NGX_HTTP_MCP_AUTH_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MCP_AUTH_CONF|NGX_CONF_1MORE,
       ngx_http_mcp_auth_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mcp_auth_jwt_key_request"),
+      NGX_HTTP_MCP_AUTH_CONF|NGX_CONF_1MORE,
+      ngx_http_mcp_jwks_key_request,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -113,9 +122,9 @@ static ngx_command_t  ngx_http_mcp_auth_commands[] = {
 
     { ngx_string("mcp_auth_jwt_require"),
       NGX_HTTP_MCP_AUTH_CONF|NGX_CONF_1MORE,
-      ngx_http_mcp_auth_set_list,
+      ngx_http_mcp_auth_require,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_mcp_auth_loc_conf_t, require),
+      0,
       NULL },
 
     { ngx_string("mcp_auth_jwt_scope_claims"),
@@ -228,7 +237,13 @@ ngx_http_mcp_auth_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&amcf->files, cf->pool, 4,
                        sizeof(ngx_http_mcp_auth_file_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&amcf->sources, cf->pool, 2,
+                          sizeof(ngx_http_mcp_jwks_source_t *))
+           != NGX_OK
+        || ngx_array_init(&amcf->uses, cf->pool, 2,
+                          2 * sizeof(void *))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -247,6 +262,10 @@ ngx_http_mcp_auth_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(amcf->cache_size, 1024);
     ngx_conf_init_value(amcf->cache_ttl, 600);
+
+    if (ngx_http_mcp_jwks_zone(cf, amcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -276,10 +295,12 @@ ngx_http_mcp_auth_create_loc_conf(ngx_conf_t *cf)
     conf->enabled = NGX_CONF_UNSET;
     conf->token = NGX_CONF_UNSET_PTR;
     conf->keys = NGX_CONF_UNSET_PTR;
+    conf->sources = NGX_CONF_UNSET_PTR;
     conf->algorithms = NGX_CONF_UNSET_UINT;
     conf->issuers = NGX_CONF_UNSET_PTR;
     conf->audiences = NGX_CONF_UNSET_PTR;
     conf->require = NGX_CONF_UNSET_PTR;
+    conf->conditions = NGX_CONF_UNSET_PTR;
     conf->scope_claims = NGX_CONF_UNSET_PTR;
     conf->leeway = NGX_CONF_UNSET;
     conf->max_size = NGX_CONF_UNSET_SIZE;
@@ -300,11 +321,27 @@ ngx_http_mcp_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->realm, prev->realm, "");
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
 
-    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    /* a level with keys of its own, files or URLs, inherits none */
+
+    if (conf->keys == NGX_CONF_UNSET_PTR
+        && conf->sources == NGX_CONF_UNSET_PTR)
+    {
+        conf->keys = prev->keys;
+        conf->sources = prev->sources;
+    }
+
+    if (conf->keys == NGX_CONF_UNSET_PTR) {
+        conf->keys = NULL;
+    }
+
+    if (conf->sources == NGX_CONF_UNSET_PTR) {
+        conf->sources = NULL;
+    }
     ngx_conf_merge_uint_value(conf->algorithms, prev->algorithms, 0);
     ngx_conf_merge_ptr_value(conf->issuers, prev->issuers, NULL);
     ngx_conf_merge_ptr_value(conf->audiences, prev->audiences, NULL);
     ngx_conf_merge_ptr_value(conf->require, prev->require, NULL);
+    ngx_conf_merge_ptr_value(conf->conditions, prev->conditions, NULL);
     ngx_conf_merge_ptr_value(conf->scope_claims, prev->scope_claims, NULL);
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
     ngx_conf_merge_size_value(conf->max_size, prev->max_size, 8192);
@@ -341,21 +378,35 @@ ngx_http_mcp_auth_policy(ngx_conf_t *cf, ngx_http_mcp_auth_loc_conf_t *conf)
 
     where = clcf->name.len ? "location" : "server";
 
-    if (conf->keys == NULL || conf->keys->nelts == 0) {
+    if ((conf->keys == NULL || conf->keys->nelts == 0)
+        && conf->sources == NULL)
+    {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"mcp_auth_jwt\" is on in %s \"%V\" but no "
-                      "\"mcp_auth_jwt_key_file\" gives it keys",
+                      "\"mcp_auth_jwt_key_file\" or "
+                      "\"mcp_auth_jwt_key_request\" gives it keys",
                       where, &clcf->name);
         return NGX_CONF_ERROR;
     }
 
     policy = &conf->policy;
 
-    keys = conf->keys->elts;
+    keys = conf->keys ? conf->keys->elts : NULL;
     algs = 0;
 
-    for (i = 0; i < conf->keys->nelts; i++) {
+    for (i = 0; conf->keys && i < conf->keys->nelts; i++) {
         algs |= keys[i]->algs;
+    }
+
+    /* keys from a URL: any algorithm but HMAC's, as they come */
+
+    if (conf->sources) {
+        algs |= ~NGX_HTTP_MCP_JWT_ALGS_HMAC
+                & ((1u << NGX_HTTP_MCP_JWT_ALG_MAX) - 1);
+
+        if (ngx_http_mcp_jwks_use(cf, conf) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (conf->algorithms) {
@@ -370,7 +421,7 @@ ngx_http_mcp_auth_policy(ngx_conf_t *cf, ngx_http_mcp_auth_loc_conf_t *conf)
     }
 
     policy->keys = keys;
-    policy->nkeys = conf->keys->nelts;
+    policy->nkeys = conf->keys ? conf->keys->nelts : 0;
     policy->algs = algs;
     policy->max_size = conf->max_size;
     policy->leeway = (long) conf->leeway;
@@ -486,6 +537,10 @@ ngx_http_mcp_auth_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_mcp_auth_handler;
+
+    if (ngx_http_mcp_jwks_init(cf, amcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /* the JSON body of nginx's answer to a refusal */
 
@@ -626,10 +681,11 @@ ngx_http_mcp_auth_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * mcp_auth_jwt_key_file <file> [type=jwks|pem|hmac];
+ * mcp_auth_jwt_key_file <file> [type=jwks|pem|hmac] [issuer=<iss>] ...;
  *
- * Each file is read once per configuration, whichever locations name it,
- * and with one type only.
+ * Each file is read once per configuration and set of issuers, whichever
+ * locations name it, and with one type only.  Keys read with "issuer="
+ * verify the tokens of those issuers only.
  */
 
 static char *
@@ -638,8 +694,9 @@ ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_mcp_auth_loc_conf_t *alcf = conf;
 
     ngx_str_t                       *value, name;
-    ngx_uint_t                       i, j, type;
-    ngx_http_mcp_jwt_key_t         **keys, **k;
+    ngx_uint_t                       i, type, again;
+    ngx_array_t                     *issuers;
+    ngx_http_mcp_jwt_key_t         **keys;
     ngx_http_mcp_auth_file_t        *file;
     ngx_http_mcp_auth_main_conf_t   *amcf;
 
@@ -649,23 +706,11 @@ ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     type = NGX_HTTP_MCP_JWK_JWKS;
 
-    if (cf->args->nelts == 3) {
-        if (ngx_strcmp(value[2].data, "type=jwks") == 0) {
-            type = NGX_HTTP_MCP_JWK_JWKS;
-
-        } else if (ngx_strcmp(value[2].data, "type=pem") == 0) {
-            type = NGX_HTTP_MCP_JWK_PEM;
-
-        } else if (ngx_strcmp(value[2].data, "type=hmac") == 0) {
-            type = NGX_HTTP_MCP_JWK_HMAC;
-
-        } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\": expected "
-                               "\"type=jwks\", \"type=pem\" or "
-                               "\"type=hmac\"", &value[2]);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_mcp_auth_key_params(cf, &value[2], cf->args->nelts - 2,
+                                     &type, &issuers)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     name = value[1];
@@ -674,36 +719,35 @@ ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (alcf->keys == NGX_CONF_UNSET_PTR) {
-        alcf->keys = ngx_array_create(cf->pool, 4,
-                                      sizeof(ngx_http_mcp_jwt_key_t *));
-        if (alcf->keys == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mcp_auth_module);
 
     file = amcf->files.elts;
+    again = 0;
 
     for (i = 0; i < amcf->files.nelts; i++) {
-        if (file[i].name.len == name.len
-            && ngx_strncmp(file[i].name.data, name.data, name.len) == 0)
+        if (file[i].name.len != name.len
+            || ngx_strncmp(file[i].name.data, name.data, name.len) != 0)
         {
+            continue;
+        }
+
+        if (file[i].type != type) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "key file \"%V\" is read with \"type=%s\" "
+                               "elsewhere: a key file has one type only",
+                               &name, types[file[i].type]);
+            return NGX_CONF_ERROR;
+        }
+
+        again = 1;
+
+        if (ngx_http_mcp_auth_same_issuers(file[i].issuers, issuers)) {
             break;
         }
     }
 
     if (i < amcf->files.nelts) {
         file = &file[i];
-
-        if (file->type != type) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "key file \"%V\" is read with \"type=%s\" "
-                               "elsewhere: a key file has one type only",
-                               &name, types[file->type]);
-            return NGX_CONF_ERROR;
-        }
 
     } else {
         file = ngx_array_push(&amcf->files);
@@ -713,6 +757,8 @@ ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         file->name = name;
         file->type = type;
+        file->issuers = issuers;
+        file->again = again;
         file->keys = ngx_array_create(cf->pool, 4,
                                       sizeof(ngx_http_mcp_jwt_key_t *));
         if (file->keys == NULL) {
@@ -722,13 +768,125 @@ ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_http_mcp_jwk_load(cf, &name, type, file->keys) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
+
+        keys = file->keys->elts;
+
+        for (i = 0; issuers && i < file->keys->nelts; i++) {
+            keys[i]->issuers = issuers->elts;
+            keys[i]->nissuers = issuers->nelts;
+        }
     }
 
-    keys = file->keys->elts;
+    if (ngx_http_mcp_auth_add_keys(cf, alcf, file->keys) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
-    for (i = 0; i < file->keys->nelts; i++) {
+    return NGX_CONF_OK;
+}
 
-        /* the same file twice in one location adds nothing */
+
+/* type= and issuer= of a key source */
+
+ngx_int_t
+ngx_http_mcp_auth_key_params(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t n,
+    ngx_uint_t *type, ngx_array_t **issuers)
+{
+    ngx_uint_t               i;
+    ngx_http_mcp_jwt_str_t  *iss;
+
+    *issuers = NULL;
+
+    for (i = 0; i < n; i++) {
+
+        if (ngx_strcmp(value[i].data, "type=jwks") == 0) {
+            *type = NGX_HTTP_MCP_JWK_JWKS;
+
+        } else if (ngx_strcmp(value[i].data, "type=pem") == 0) {
+            *type = NGX_HTTP_MCP_JWK_PEM;
+
+        } else if (ngx_strcmp(value[i].data, "type=hmac") == 0) {
+            *type = NGX_HTTP_MCP_JWK_HMAC;
+
+        } else if (ngx_strncmp(value[i].data, "issuer=", 7) == 0
+                   && value[i].len > 7)
+        {
+            if (*issuers == NULL) {
+                *issuers = ngx_array_create(cf->pool, 2,
+                                            sizeof(ngx_http_mcp_jwt_str_t));
+                if (*issuers == NULL) {
+                    return NGX_ERROR;
+                }
+            }
+
+            iss = ngx_array_push(*issuers);
+            if (iss == NULL) {
+                return NGX_ERROR;
+            }
+
+            iss->data = value[i].data + 7;
+            iss->len = value[i].len - 7;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": expected "
+                               "\"type=jwks\", \"type=pem\", \"type=hmac\" "
+                               "or \"issuer=<iss>\"", &value[i]);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_mcp_auth_same_issuers(ngx_array_t *a, ngx_array_t *b)
+{
+    ngx_uint_t               i;
+    ngx_http_mcp_jwt_str_t  *x, *y;
+
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+
+    if (a->nelts != b->nelts) {
+        return 0;
+    }
+
+    x = a->elts;
+    y = b->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        if (x[i].len != y[i].len || ngx_memcmp(x[i].data, y[i].data, x[i].len))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* a source's keys into the location's (the same file twice adds nothing) */
+
+ngx_int_t
+ngx_http_mcp_auth_add_keys(ngx_conf_t *cf, ngx_http_mcp_auth_loc_conf_t *alcf,
+    ngx_array_t *add)
+{
+    ngx_uint_t                i, j;
+    ngx_http_mcp_jwt_key_t  **keys, **k;
+
+    if (alcf->keys == NGX_CONF_UNSET_PTR) {
+        alcf->keys = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_mcp_jwt_key_t *));
+        if (alcf->keys == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    keys = add->elts;
+
+    for (i = 0; i < add->nelts; i++) {
 
         k = alcf->keys->elts;
 
@@ -744,13 +902,13 @@ ngx_http_mcp_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         k = ngx_array_push(alcf->keys);
         if (k == NULL) {
-            return NGX_CONF_ERROR;
+            return NGX_ERROR;
         }
 
         *k = keys[i];
     }
 
-    return NGX_CONF_OK;
+    return NGX_OK;
 }
 
 
@@ -792,7 +950,8 @@ ngx_http_mcp_auth_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "unknown algorithm \"%V\": expected HS256, "
                                "HS384, HS512, RS256, RS384, RS512, ES256, "
-                               "ES384 or ES512", &value[i]);
+                               "ES384, ES512, PS256, PS384, PS512 or "
+                               "EdDSA", &value[i]);
         }
 
         return NGX_CONF_ERROR;

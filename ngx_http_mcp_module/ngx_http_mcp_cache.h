@@ -24,6 +24,7 @@
 
 #include "ngx_http_mcp_module.h"
 #include "ngx_http_mcp_redis.h"
+#include "ngx_http_mcp_key.h"
 
 
 /*
@@ -139,6 +140,38 @@ enum {
 #define NGX_HTTP_MCP_CACHE_RELAXED  1
 
 
+/* the node's zone (ngx_http_mcp_cache_node.c, ngx_http_mcp_cache_l1.c) */
+
+/* what the zone's trees hold: a node found by its key's bytes */
+
+typedef struct {
+    ngx_rbtree_node_t               node;       /* key: crc32 of the key */
+    ngx_queue_t                     queue;      /* oldest first */
+    u_char                         *key;        /* in the same block */
+    u_short                         len;
+} ngx_http_mcp_cache_keyed_t;
+
+
+typedef struct {
+    ngx_rbtree_t                    rbtree;     /* invalidations waiting */
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     queue;
+    ngx_atomic_t                    npending;
+
+    ngx_rbtree_t                    flights;    /* shared fetches */
+    ngx_rbtree_node_t               flights_sentinel;
+    ngx_queue_t                     flights_queue;
+
+    ngx_rbtree_t                    l1;         /* entries */
+    ngx_rbtree_node_t               l1_sentinel;
+    ngx_queue_t                     l1_lru;     /* least recent first */
+    ngx_rbtree_t                    l1_servers; /* when each was written */
+    ngx_rbtree_node_t               l1_servers_sentinel;
+    ngx_atomic_t                    l1_seq;     /* invalidations heard */
+    ngx_atomic_t                    l1_alive;   /* msec: channel heard */
+} ngx_http_mcp_cache_shctx_t;
+
+
 /*
  * An invalidation that waits for Redis, as a worker takes it from the
  * node's zone to send it (ngx_http_mcp_cache_node_claim()): one block,
@@ -154,11 +187,24 @@ typedef struct {
 } ngx_http_mcp_cache_pending_t;
 
 
+/*
+ * mcp_cache_key, compiled: its text and its variables, in order, each
+ * one part of the entry's field (ngx_http_mcp_key.h)
+ */
+
+#define NGX_HTTP_MCP_CACHE_KEY_PARTS  32
+
+typedef struct {
+    ngx_str_t                       text;       /* a literal, or */
+    ngx_int_t                       index;      /* a variable, or -1 */
+} ngx_http_mcp_cache_key_part_t;
+
+
 typedef struct {
     ngx_http_mcp_redis_conf_t       redis;      /* name.len 0: no cache */
     ngx_str_t                       prefix;
 
-    ngx_http_complex_value_t       *default_key;
+    ngx_array_t                    *default_key;
     ngx_int_t                       sub_index;  /* $mcp_jwt_sub */
 
     ngx_http_mcp_redis_script_t     scripts[NGX_HTTP_MCP_CACHE_NSCRIPTS];
@@ -179,7 +225,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                      enable;
     ngx_msec_t                      ttl;
-    ngx_http_complex_value_t       *key;
+    ngx_array_t                    *key;        /* of key parts */
     ngx_array_t                    *statuses;   /* ngx_uint_t */
     ngx_flag_t                      bypass;
     ngx_str_t                       header;
@@ -236,6 +282,7 @@ void ngx_http_mcp_cache_set_status(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx, ngx_uint_t status);
 
 /* ngx_http_mcp_cache_key.c */
+ngx_array_t *ngx_http_mcp_cache_key_compile(ngx_conf_t *cf, ngx_str_t *key);
 ngx_http_mcp_cache_ctx_t *ngx_http_mcp_cache_ctx(ngx_http_request_t *r,
     ngx_http_mcp_route_t *route, ngx_http_mcp_reply_t *reply,
     ngx_http_mcp_step_pt done);
@@ -255,6 +302,10 @@ void ngx_http_mcp_cache_replay(ngx_http_mcp_redis_t *rds, void *data);
  * invalidation waits for Redis ("pending") is neither served nor kept by
  * any worker of the node until one of them sends it.
  */
+void ngx_http_mcp_cache_keyed_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+ngx_http_mcp_cache_keyed_t *ngx_http_mcp_cache_keyed_find(
+    ngx_rbtree_t *rbtree, ngx_str_t *key, uint32_t hash);
 ngx_int_t ngx_http_mcp_cache_node_init(ngx_conf_t *cf,
     ngx_http_mcp_cache_main_conf_t *mcf, ngx_str_t *name, size_t size);
 ngx_uint_t ngx_http_mcp_cache_node_pending(ngx_shm_zone_t *zone,
@@ -266,6 +317,19 @@ ngx_queue_t *ngx_http_mcp_cache_node_claim(ngx_shm_zone_t *zone,
     ngx_log_t *log);
 void ngx_http_mcp_cache_node_done(ngx_http_mcp_cache_pending_t *pd,
     ngx_uint_t sent);
+/* ngx_http_mcp_cache_l1.c: the node's first layer */
+ngx_uint_t ngx_http_mcp_cache_l1_alive(ngx_shm_zone_t *zone);
+void ngx_http_mcp_cache_l1_heard(ngx_shm_zone_t *zone, ngx_msec_t sent,
+    ngx_msec_t lease);
+ngx_uint_t ngx_http_mcp_cache_l1_seq(ngx_shm_zone_t *zone);
+ngx_int_t ngx_http_mcp_cache_l1_get(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_pool_t *pool, ngx_http_mcp_reply_t *reply);
+void ngx_http_mcp_cache_l1_put(ngx_shm_zone_t *zone, ngx_str_t *key,
+    size_t tag, ngx_uint_t seq, ngx_http_mcp_reply_t *reply,
+    int64_t expiry);
+void ngx_http_mcp_cache_l1_invalidate(ngx_shm_zone_t *zone, ngx_str_t *tag);
+void ngx_http_mcp_cache_l1_flush(ngx_shm_zone_t *zone);
+
 ngx_int_t ngx_http_mcp_cache_flight_join(ngx_shm_zone_t *zone,
     ngx_str_t *key, ngx_uint_t *ticket);
 ngx_int_t ngx_http_mcp_cache_flight_wait(ngx_shm_zone_t *zone,

@@ -14,7 +14,10 @@
  *                                          their deadlines (ms)
  *   <prefix>{<registry>:<id>}:lock:<field> this entry is being fetched
  *
- * The field of an entry is the SHA-1 of its evaluated mcp_cache_key.
+ * The field of an entry is the SHA-256 of the parts of its mcp_cache_key
+ * (its text and the values of its variables), each preceded by its length
+ * (ngx_http_mcp_key.c): no two different values of the variables make
+ * the same field, whatever bytes they hold.
  */
 
 
@@ -69,8 +72,8 @@ ngx_http_mcp_cache_ctx(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
 
     len = mcf->prefix.len + name->len + id->len + sizeof("{:}:") - 1;
 
-    p = ngx_pnalloc(r->pool,
-                    4 * len + sizeof("genentrieswritelock:") - 1 + 40);
+    p = ngx_pnalloc(r->pool, 4 * len + sizeof("genentrieswritelock:") - 1
+                             + NGX_HTTP_MCP_KEY_FIELD_LEN);
     if (p == NULL) {
         return NULL;
     }
@@ -104,9 +107,116 @@ ngx_http_mcp_cache_ctx(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
 
 
 /*
- * The entry's field: the SHA-1 of the evaluated mcp_cache_key.  With the
- * default key and no authenticated subject, the Authorization header the
- * registry sees is part of it too: callers who present different
+ * mcp_cache_key's text: "$name" and "${name}" are variables, the rest is
+ * text.  Each variable's value and each piece of text between them is a
+ * part of the field, so "$a:$b" keeps a = "x:y", b = "z" apart from
+ * a = "x", b = "y:z".
+ */
+
+ngx_array_t *
+ngx_http_mcp_cache_key_compile(ngx_conf_t *cf, ngx_str_t *key)
+{
+    u_char                         *p, *end, *start;
+    ngx_str_t                       name;
+    ngx_array_t                    *parts;
+    ngx_http_mcp_cache_key_part_t  *part;
+
+    parts = ngx_array_create(cf->pool, 8,
+                             sizeof(ngx_http_mcp_cache_key_part_t));
+    if (parts == NULL) {
+        return NULL;
+    }
+
+    p = key->data;
+    end = key->data + key->len;
+
+    while (p < end) {
+
+        part = ngx_array_push(parts);
+        if (part == NULL) {
+            return NULL;
+        }
+
+        if (*p != '$') {
+            start = p;
+
+            while (p < end && *p != '$') {
+                p++;
+            }
+
+            part->text.data = start;
+            part->text.len = p - start;
+            part->index = -1;
+
+            continue;
+        }
+
+        p++;
+
+        if (p < end && *p == '{') {
+            start = ++p;
+
+            while (p < end && *p != '}') {
+                p++;
+            }
+
+            if (p == end) {
+                goto invalid;
+            }
+
+            name.data = start;
+            name.len = p++ - start;
+
+        } else {
+            start = p;
+
+            while (p < end
+                   && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                       || (*p >= '0' && *p <= '9') || *p == '_'))
+            {
+                p++;
+            }
+
+            name.data = start;
+            name.len = p - start;
+        }
+
+        /* "$1": captures of a regex location are not a request's own */
+
+        if (name.len == 0 || (name.data[0] >= '0' && name.data[0] <= '9')) {
+            goto invalid;
+        }
+
+        ngx_str_null(&part->text);
+
+        part->index = ngx_http_get_variable_index(cf, &name);
+        if (part->index == NGX_ERROR) {
+            return NULL;
+        }
+    }
+
+    if (parts->nelts == 0 || parts->nelts > NGX_HTTP_MCP_CACHE_KEY_PARTS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mcp_cache_key\" must have 1 to %d parts "
+                           "(variables and the text between them)",
+                           NGX_HTTP_MCP_CACHE_KEY_PARTS);
+        return NULL;
+    }
+
+    return parts;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid variable in \"mcp_cache_key\" \"%V\"", key);
+    return NULL;
+}
+
+
+/*
+ * The entry's field (ngx_http_mcp_key.c) of the mcp_cache_key's parts.
+ * With the default key and no authenticated subject, the Authorization
+ * header the registry sees is a part too: callers who present different
  * credentials never share an entry (it is hashed, never stored).
  */
 
@@ -114,28 +224,40 @@ ngx_int_t
 ngx_http_mcp_cache_field(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
 {
     u_char                          *p;
-    ngx_str_t                        key, *lock;
-    ngx_sha1_t                       sha1;
-    ngx_http_complex_value_t        *cv;
-    ngx_http_variable_value_t       *sub;
+    ngx_str_t                       *lock;
+    ngx_uint_t                       n;
+    ngx_array_t                     *key;
+    ngx_http_variable_value_t       *v, *sub;
+    ngx_http_mcp_cache_key_part_t   *part;
     ngx_http_mcp_cache_loc_conf_t   *lcf;
     ngx_http_mcp_cache_main_conf_t  *mcf;
-    u_char                           hash[20];
+    ngx_http_mcp_key_part_t          parts[NGX_HTTP_MCP_CACHE_KEY_PARTS + 2];
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_mcp_cache_module);
 
-    cv = lcf->key ? lcf->key : mcf->default_key;
+    key = lcf->key ? lcf->key : mcf->default_key;
+    part = key->elts;
 
-    if (ngx_http_complex_value(r, cv, &key) != NGX_OK) {
-        return NGX_ERROR;
+    for (n = 0; n < key->nelts; n++) {
+
+        if (part[n].index == -1) {
+            parts[n].data = part[n].text.data;
+            parts[n].len = part[n].text.len;
+            continue;
+        }
+
+        v = ngx_http_get_indexed_variable(r, part[n].index);
+
+        if (v == NULL || v->not_found) {
+            parts[n].data = NULL;
+            parts[n].len = 0;
+
+        } else {
+            parts[n].data = v->data;
+            parts[n].len = v->len;
+        }
     }
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "mcp cache key: \"%V\"", &key);
-
-    ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, key.data, key.len);
 
     if (lcf->key == NULL) {
         sub = ngx_http_get_indexed_variable(r, mcf->sub_index);
@@ -143,34 +265,43 @@ ngx_http_mcp_cache_field(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
         if ((sub == NULL || sub->not_found || sub->len == 0)
             && r->headers_in.authorization)
         {
-            ngx_sha1_update(&sha1, "\0authorization:", 15);
-            ngx_sha1_update(&sha1, r->headers_in.authorization->value.data,
-                            r->headers_in.authorization->value.len);
+            parts[n].data = (u_char *) "authorization";
+            parts[n++].len = sizeof("authorization") - 1;
+            parts[n].data = r->headers_in.authorization->value.data;
+            parts[n++].len = r->headers_in.authorization->value.len;
         }
     }
 
-    ngx_sha1_final(hash, &sha1);
-
-    p = ngx_pnalloc(r->pool, 2 * sizeof(hash) + sizeof(":b") - 1);
+    p = ngx_pnalloc(r->pool, NGX_HTTP_MCP_KEY_FIELD_LEN + sizeof(":b") - 1);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    cctx->field.data = p;
-    cctx->field.len = 2 * sizeof(hash);
+    if (ngx_http_mcp_key_field(parts, n, p) != 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mcp cache: SHA-256 failed");
+        return NGX_ERROR;
+    }
 
-    ngx_memcpy(ngx_hex_dump(p, hash, sizeof(hash)), ":b", sizeof(":b") - 1);
+    ngx_memcpy(p + NGX_HTTP_MCP_KEY_FIELD_LEN, ":b", sizeof(":b") - 1);
+
+    cctx->field.data = p;
+    cctx->field.len = NGX_HTTP_MCP_KEY_FIELD_LEN;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mcp cache field: %V (%ui parts)", &cctx->field, n);
 
     ngx_str_set(&cctx->probe[0], "HMGET");
     cctx->probe[1] = cctx->keys[NGX_HTTP_MCP_CACHE_KEY_ENTRIES];
     cctx->probe[2] = cctx->field;
     cctx->probe[3].data = p;
-    cctx->probe[3].len = 2 * sizeof(hash) + sizeof(":b") - 1;
+    cctx->probe[3].len = NGX_HTTP_MCP_KEY_FIELD_LEN + sizeof(":b") - 1;
 
     /* the lock key was allocated with room for the field */
 
     lock = &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_LOCK];
-    lock->len = ngx_cpymem(lock->data + lock->len, p, 2 * sizeof(hash))
+    lock->len = ngx_cpymem(lock->data + lock->len, p,
+                           NGX_HTTP_MCP_KEY_FIELD_LEN)
                 - lock->data;
 
     return NGX_OK;

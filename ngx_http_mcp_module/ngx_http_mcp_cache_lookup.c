@@ -197,7 +197,8 @@ ngx_http_mcp_cache_send_lookup(ngx_http_request_t *r,
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
 
     if (cctx->status == NGX_HTTP_MCP_CACHE_BYPASS
-        || !ngx_http_mcp_redis_scripts_work(mcf->rds))
+        || !ngx_http_mcp_redis_scripts_work_key(mcf->rds,
+                                       &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_GEN]))
     {
         return ngx_http_mcp_cache_send_script(r, cctx);
     }

@@ -30,6 +30,8 @@ static char *ngx_http_mcp_cache_statuses(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mcp_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mcp_cache_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_mcp_cache_init_process(ngx_cycle_t *cycle);
 static void ngx_http_mcp_cache_exit_process(ngx_cycle_t *cycle);
 static void ngx_http_mcp_cache_pool_cleanup(void *data);
@@ -108,6 +110,100 @@ static ngx_command_t  ngx_http_mcp_cache_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mcp_cache_redis_resolve_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.resolve_interval),
+      NULL },
+
+    /* TLS to Redis ("mcp_cache_redis ... tls"), like proxy_ssl_* */
+
+    { ngx_string("mcp_cache_redis_ssl_protocols"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_protocols),
+      &ngx_http_mcp_redis_ssl_protocols },
+
+    { ngx_string("mcp_cache_redis_ssl_ciphers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_ciphers),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_verify),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_verify_depth"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_verify_depth),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t,
+               redis.ssl_trusted_certificate),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_crl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_crl),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_name"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_name),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_server_name"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_server_name),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_certificate),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_certificate_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_certificate_key),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_password_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mcp_redis_conf_password_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_passwords),
+      NULL },
+
+    { ngx_string("mcp_cache_redis_ssl_session_reuse"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, redis.ssl_session_reuse),
+      NULL },
+
     { ngx_string("mcp_cache_key_prefix"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_mcp_cache_prefix,
@@ -131,9 +227,9 @@ static ngx_command_t  ngx_http_mcp_cache_commands[] = {
 
     { ngx_string("mcp_cache_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_mcp_cache_key,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_mcp_cache_loc_conf_t, key),
+      0,
       NULL },
 
     { ngx_string("mcp_cache_statuses"),
@@ -294,9 +390,8 @@ ngx_http_mcp_cache_add_variables(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_mcp_cache_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_str_t                          sub;
-    ngx_http_mcp_cache_main_conf_t    *mcf;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t                        sub;
+    ngx_http_mcp_cache_main_conf_t  *mcf;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mcp_cache_module);
 
@@ -307,18 +402,9 @@ ngx_http_mcp_cache_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    mcf->default_key = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    mcf->default_key = ngx_http_mcp_cache_key_compile(cf,
+                                             &ngx_http_mcp_cache_default_key);
     if (mcf->default_key == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &ngx_http_mcp_cache_default_key;
-    ccv.complex_value = mcf->default_key;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -350,6 +436,7 @@ ngx_http_mcp_cache_create_main_conf(ngx_conf_t *cf)
 
     mcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
     mcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+    ngx_http_mcp_redis_conf_create(&mcf->redis);
     mcf->sub_index = NGX_ERROR;
     mcf->consistency = NGX_CONF_UNSET_UINT;
     mcf->write_timeout = NGX_CONF_UNSET_MSEC;
@@ -397,6 +484,12 @@ ngx_http_mcp_cache_init_main_conf(ngx_conf_t *cf, void *conf)
         {
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (mcf->redis.name.len
+        && ngx_http_mcp_redis_conf_init(cf, &mcf->redis) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     if (mcf->prefix.data == NULL) {
@@ -504,8 +597,9 @@ ngx_http_mcp_cache_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 /*
- * mcp_cache_redis <host[:port]|unix:/path> [db=N] [user=U]
- *                 [password_file=F];
+ * mcp_cache_redis <host[:port]|unix:/path> | sentinel=... | cluster=...
+ *                 [db=N] [user=U] [password_file=F] [tls] ...
+ * (ngx_http_mcp_redis_conf.c)
  */
 
 static char *
@@ -631,6 +725,30 @@ ngx_http_mcp_cache_statuses(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         *status = n;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* mcp_cache_key: compiled into parts, not into a complex value */
+
+static char *
+ngx_http_mcp_cache_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mcp_cache_loc_conf_t *lcf = conf;
+
+    ngx_str_t  *value;
+
+    if (lcf->key != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    lcf->key = ngx_http_mcp_cache_key_compile(cf, &value[1]);
+    if (lcf->key == NULL) {
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

@@ -31,8 +31,7 @@
 
 
 typedef struct {
-    ngx_rbtree_node_t               node;       /* key: crc32 of gen */
-    ngx_queue_t                     queue;
+    ngx_http_mcp_cache_keyed_t      keyed;      /* the generation key */
     ngx_msec_t                      claimed;    /* until, 0: free */
     u_short                         len[NGX_HTTP_MCP_WRITE_NKEYS + 1];
     u_char                          data[1];    /* the keys, the token */
@@ -42,8 +41,7 @@ typedef struct {
 /* a fetch that the requests for one entry share */
 
 typedef struct {
-    ngx_rbtree_node_t               node;       /* key: crc32 of the entry */
-    ngx_queue_t                     queue;      /* oldest first */
+    ngx_http_mcp_cache_keyed_t      keyed;      /* the entry */
 
     ngx_uint_t                      tickets;    /* requests that came */
     ngx_uint_t                      flying;     /* serves tickets up to */
@@ -54,21 +52,8 @@ typedef struct {
     u_char                         *body;
     size_t                          size;
 
-    u_short                         len;
-    u_char                          key[1];
+    u_char                          data[1];    /* the key */
 } ngx_http_mcp_cache_flight_t;
-
-
-typedef struct {
-    ngx_rbtree_t                    rbtree;
-    ngx_rbtree_node_t               sentinel;
-    ngx_queue_t                     queue;
-    ngx_atomic_t                    npending;
-
-    ngx_rbtree_t                    flights;
-    ngx_rbtree_node_t               flights_sentinel;
-    ngx_queue_t                     flights_queue;
-} ngx_http_mcp_cache_shctx_t;
 
 
 /* a flight that nothing used this long is forgotten */
@@ -80,19 +65,12 @@ typedef struct {
 
 static ngx_int_t ngx_http_mcp_cache_node_init_zone(ngx_shm_zone_t *zone,
     void *data);
-static void ngx_http_mcp_cache_node_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static void ngx_http_mcp_cache_flight_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static ngx_http_mcp_cache_flight_t *ngx_http_mcp_cache_flight_find(
-    ngx_http_mcp_cache_shctx_t *sh, ngx_str_t *key, uint32_t hash);
+
 static void ngx_http_mcp_cache_flight_expire(ngx_http_mcp_cache_shctx_t *sh,
     ngx_slab_pool_t *shpool, ngx_uint_t all);
 static ngx_int_t ngx_http_mcp_cache_flight_take(
     ngx_http_mcp_cache_flight_t *fl, ngx_uint_t ticket, ngx_pool_t *pool,
     ngx_http_mcp_reply_t *reply);
-static ngx_http_mcp_cache_node_pending_t *ngx_http_mcp_cache_node_find(
-    ngx_http_mcp_cache_shctx_t *sh, ngx_str_t *gen, uint32_t hash);
 
 
 ngx_int_t
@@ -144,12 +122,18 @@ ngx_http_mcp_cache_node_init_zone(ngx_shm_zone_t *zone, void *data)
     }
 
     ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
-                    ngx_http_mcp_cache_node_insert);
+                    ngx_http_mcp_cache_keyed_insert);
     ngx_queue_init(&sh->queue);
 
     ngx_rbtree_init(&sh->flights, &sh->flights_sentinel,
-                    ngx_http_mcp_cache_flight_insert);
+                    ngx_http_mcp_cache_keyed_insert);
     ngx_queue_init(&sh->flights_queue);
+
+    ngx_rbtree_init(&sh->l1, &sh->l1_sentinel,
+                    ngx_http_mcp_cache_keyed_insert);
+    ngx_queue_init(&sh->l1_lru);
+    ngx_rbtree_init(&sh->l1_servers, &sh->l1_servers_sentinel,
+                    ngx_http_mcp_cache_keyed_insert);
 
     shpool->data = sh;
     zone->data = sh;
@@ -179,8 +163,9 @@ ngx_http_mcp_cache_node_pending(ngx_shm_zone_t *zone, ngx_str_t *gen)
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    found = (ngx_http_mcp_cache_node_find(sh, gen, ngx_crc32_short(gen->data,
-                                                                  gen->len))
+    found = (ngx_http_mcp_cache_keyed_find(&sh->rbtree, gen,
+                                           ngx_crc32_short(gen->data,
+                                                           gen->len))
              != NULL);
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -238,9 +223,9 @@ ngx_http_mcp_cache_node_add(ngx_shm_zone_t *zone, ngx_str_t *keys,
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    pd = ngx_http_mcp_cache_node_find(sh, &keys[NGX_HTTP_MCP_CACHE_KEY_GEN],
-                                      hash);
-    if (pd) {
+    if (ngx_http_mcp_cache_keyed_find(&sh->rbtree,
+                                      &keys[NGX_HTTP_MCP_CACHE_KEY_GEN], hash))
+    {
         /* the server waits already: one invalidation will do for both */
         ngx_shmtx_unlock(&shpool->mutex);
         return NGX_OK;
@@ -252,7 +237,9 @@ ngx_http_mcp_cache_node_add(ngx_shm_zone_t *zone, ngx_str_t *keys,
         return NGX_ERROR;
     }
 
-    pd->node.key = hash;
+    pd->keyed.node.key = hash;
+    pd->keyed.key = pd->data;
+    pd->keyed.len = (u_short) keys[NGX_HTTP_MCP_CACHE_KEY_GEN].len;
     pd->claimed = 0;
 
     p = pd->data;
@@ -265,8 +252,8 @@ ngx_http_mcp_cache_node_add(ngx_shm_zone_t *zone, ngx_str_t *keys,
     pd->len[NGX_HTTP_MCP_WRITE_NKEYS] = (u_short) token->len;
     ngx_memcpy(p, token->data, token->len);
 
-    ngx_rbtree_insert(&sh->rbtree, &pd->node);
-    ngx_queue_insert_tail(&sh->queue, &pd->queue);
+    ngx_rbtree_insert(&sh->rbtree, &pd->keyed.node);
+    ngx_queue_insert_tail(&sh->queue, &pd->keyed.queue);
 
     (void) ngx_atomic_fetch_add(&sh->npending, 1);
 
@@ -315,7 +302,8 @@ ngx_http_mcp_cache_node_claim(ngx_shm_zone_t *zone, ngx_log_t *log)
          q != ngx_queue_sentinel(&sh->queue);
          q = ngx_queue_next(q))
     {
-        pd = ngx_queue_data(q, ngx_http_mcp_cache_node_pending_t, queue);
+        pd = ngx_queue_data(q, ngx_http_mcp_cache_node_pending_t,
+                            keyed.queue);
 
         if (pd->claimed && (ngx_msec_int_t) (pd->claimed - ngx_current_msec)
                            > 0)
@@ -395,12 +383,14 @@ ngx_http_mcp_cache_node_done(ngx_http_mcp_cache_pending_t *item,
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    pd = ngx_http_mcp_cache_node_find(sh, gen,
-                                      ngx_crc32_short(gen->data, gen->len));
+    pd = (ngx_http_mcp_cache_node_pending_t *)
+             ngx_http_mcp_cache_keyed_find(&sh->rbtree, gen,
+                                           ngx_crc32_short(gen->data,
+                                                           gen->len));
     if (pd) {
         if (sent) {
-            ngx_rbtree_delete(&sh->rbtree, &pd->node);
-            ngx_queue_remove(&pd->queue);
+            ngx_rbtree_delete(&sh->rbtree, &pd->keyed.node);
+            ngx_queue_remove(&pd->keyed.queue);
             ngx_slab_free_locked(shpool, pd);
 
             (void) ngx_atomic_fetch_add(&sh->npending, -1);
@@ -413,80 +403,6 @@ ngx_http_mcp_cache_node_done(ngx_http_mcp_cache_pending_t *item,
     ngx_shmtx_unlock(&shpool->mutex);
 
     ngx_free(item);
-}
-
-
-/* ordered by the crc32 of the generation key, then by the key */
-
-static void
-ngx_http_mcp_cache_node_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t                  **p;
-    ngx_http_mcp_cache_node_pending_t   *pn, *pt;
-
-    for ( ;; ) {
-
-        if (node->key != temp->key) {
-            p = (node->key < temp->key) ? &temp->left : &temp->right;
-
-        } else {
-            pn = (ngx_http_mcp_cache_node_pending_t *) node;
-            pt = (ngx_http_mcp_cache_node_pending_t *) temp;
-
-            p = (ngx_memn2cmp(pn->data, pt->data,
-                              pn->len[NGX_HTTP_MCP_CACHE_KEY_GEN],
-                              pt->len[NGX_HTTP_MCP_CACHE_KEY_GEN])
-                 < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
-static ngx_http_mcp_cache_node_pending_t *
-ngx_http_mcp_cache_node_find(ngx_http_mcp_cache_shctx_t *sh, ngx_str_t *gen,
-    uint32_t hash)
-{
-    ngx_int_t                           rc;
-    ngx_rbtree_node_t                  *node, *sentinel;
-    ngx_http_mcp_cache_node_pending_t  *pd;
-
-    node = sh->rbtree.root;
-    sentinel = sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        pd = (ngx_http_mcp_cache_node_pending_t *) node;
-
-        rc = ngx_memn2cmp(gen->data, pd->data, gen->len,
-                          pd->len[NGX_HTTP_MCP_CACHE_KEY_GEN]);
-
-        if (rc == 0) {
-            return pd;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
 }
 
 
@@ -522,17 +438,18 @@ ngx_http_mcp_cache_flight_join(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     ngx_http_mcp_cache_flight_expire(sh, shpool, 0);
 
-    fl = ngx_http_mcp_cache_flight_find(sh, key, hash);
+    fl = (ngx_http_mcp_cache_flight_t *)
+             ngx_http_mcp_cache_keyed_find(&sh->flights, key, hash);
 
     if (fl == NULL) {
         fl = ngx_slab_calloc_locked(shpool,
-                                 offsetof(ngx_http_mcp_cache_flight_t, key)
+                                 offsetof(ngx_http_mcp_cache_flight_t, data)
                                  + key->len);
         if (fl == NULL) {
             ngx_http_mcp_cache_flight_expire(sh, shpool, 1);
 
             fl = ngx_slab_calloc_locked(shpool,
-                                 offsetof(ngx_http_mcp_cache_flight_t, key)
+                                 offsetof(ngx_http_mcp_cache_flight_t, data)
                                  + key->len);
         }
 
@@ -541,17 +458,18 @@ ngx_http_mcp_cache_flight_join(ngx_shm_zone_t *zone, ngx_str_t *key,
             return NGX_DECLINED;
         }
 
-        fl->node.key = hash;
-        fl->len = (u_short) key->len;
-        ngx_memcpy(fl->key, key->data, key->len);
+        fl->keyed.node.key = hash;
+        fl->keyed.key = fl->data;
+        fl->keyed.len = (u_short) key->len;
+        ngx_memcpy(fl->data, key->data, key->len);
 
-        ngx_rbtree_insert(&sh->flights, &fl->node);
+        ngx_rbtree_insert(&sh->flights, &fl->keyed.node);
 
     } else {
-        ngx_queue_remove(&fl->queue);
+        ngx_queue_remove(&fl->keyed.queue);
     }
 
-    ngx_queue_insert_tail(&sh->flights_queue, &fl->queue);
+    ngx_queue_insert_tail(&sh->flights_queue, &fl->keyed.queue);
     fl->updated = ngx_current_msec;
 
     *ticket = ++fl->tickets;
@@ -591,8 +509,10 @@ ngx_http_mcp_cache_flight_wait(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    fl = ngx_http_mcp_cache_flight_find(sh, key,
-                                        ngx_crc32_short(key->data, key->len));
+    fl = (ngx_http_mcp_cache_flight_t *)
+             ngx_http_mcp_cache_keyed_find(&sh->flights, key,
+                                           ngx_crc32_short(key->data,
+                                                           key->len));
 
     if (fl == NULL) {
         rc = NGX_DECLINED;
@@ -647,8 +567,10 @@ ngx_http_mcp_cache_flight_land(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    fl = ngx_http_mcp_cache_flight_find(sh, key,
-                                        ngx_crc32_short(key->data, key->len));
+    fl = (ngx_http_mcp_cache_flight_t *)
+             ngx_http_mcp_cache_keyed_find(&sh->flights, key,
+                                           ngx_crc32_short(key->data,
+                                                           key->len));
     if (fl == NULL || fl->flying == 0) {
         ngx_shmtx_unlock(&shpool->mutex);
         return;
@@ -718,7 +640,7 @@ ngx_http_mcp_cache_flight_expire(ngx_http_mcp_cache_shctx_t *sh,
 
     while (!ngx_queue_empty(&sh->flights_queue)) {
         q = ngx_queue_head(&sh->flights_queue);
-        fl = ngx_queue_data(q, ngx_http_mcp_cache_flight_t, queue);
+        fl = ngx_queue_data(q, ngx_http_mcp_cache_flight_t, keyed.queue);
 
         if (fl->flying
             || (!all && ngx_current_msec - fl->updated
@@ -728,7 +650,7 @@ ngx_http_mcp_cache_flight_expire(ngx_http_mcp_cache_shctx_t *sh,
         }
 
         ngx_queue_remove(q);
-        ngx_rbtree_delete(&sh->flights, &fl->node);
+        ngx_rbtree_delete(&sh->flights, &fl->keyed.node);
 
         if (fl->body) {
             ngx_slab_free_locked(shpool, fl->body);
@@ -739,12 +661,14 @@ ngx_http_mcp_cache_flight_expire(ngx_http_mcp_cache_shctx_t *sh,
 }
 
 
-static void
-ngx_http_mcp_cache_flight_insert(ngx_rbtree_node_t *temp,
+/* the zone's trees: ordered by the crc32 of the key, then by the key */
+
+void
+ngx_http_mcp_cache_keyed_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t            **p;
-    ngx_http_mcp_cache_flight_t   *fn, *ft;
+    ngx_rbtree_node_t           **p;
+    ngx_http_mcp_cache_keyed_t   *kn, *kt;
 
     for ( ;; ) {
 
@@ -752,10 +676,10 @@ ngx_http_mcp_cache_flight_insert(ngx_rbtree_node_t *temp,
             p = (node->key < temp->key) ? &temp->left : &temp->right;
 
         } else {
-            fn = (ngx_http_mcp_cache_flight_t *) node;
-            ft = (ngx_http_mcp_cache_flight_t *) temp;
+            kn = (ngx_http_mcp_cache_keyed_t *) node;
+            kt = (ngx_http_mcp_cache_keyed_t *) temp;
 
-            p = (ngx_memn2cmp(fn->key, ft->key, fn->len, ft->len) < 0)
+            p = (ngx_memn2cmp(kn->key, kt->key, kn->len, kt->len) < 0)
                 ? &temp->left : &temp->right;
         }
 
@@ -774,16 +698,16 @@ ngx_http_mcp_cache_flight_insert(ngx_rbtree_node_t *temp,
 }
 
 
-static ngx_http_mcp_cache_flight_t *
-ngx_http_mcp_cache_flight_find(ngx_http_mcp_cache_shctx_t *sh, ngx_str_t *key,
+ngx_http_mcp_cache_keyed_t *
+ngx_http_mcp_cache_keyed_find(ngx_rbtree_t *rbtree, ngx_str_t *key,
     uint32_t hash)
 {
-    ngx_int_t                     rc;
-    ngx_rbtree_node_t            *node, *sentinel;
-    ngx_http_mcp_cache_flight_t  *fl;
+    ngx_int_t                    rc;
+    ngx_rbtree_node_t           *node, *sentinel;
+    ngx_http_mcp_cache_keyed_t  *k;
 
-    node = sh->flights.root;
-    sentinel = sh->flights.sentinel;
+    node = rbtree->root;
+    sentinel = rbtree->sentinel;
 
     while (node != sentinel) {
 
@@ -792,12 +716,12 @@ ngx_http_mcp_cache_flight_find(ngx_http_mcp_cache_shctx_t *sh, ngx_str_t *key,
             continue;
         }
 
-        fl = (ngx_http_mcp_cache_flight_t *) node;
+        k = (ngx_http_mcp_cache_keyed_t *) node;
 
-        rc = ngx_memn2cmp(key->data, fl->key, key->len, fl->len);
+        rc = ngx_memn2cmp(key->data, k->key, key->len, k->len);
 
         if (rc == 0) {
-            return fl;
+            return k;
         }
 
         node = (rc < 0) ? node->left : node->right;

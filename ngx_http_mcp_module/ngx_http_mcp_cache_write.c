@@ -43,6 +43,10 @@ static ngx_int_t ngx_http_mcp_cache_write_ended(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx, ngx_uint_t ok);
 static ngx_int_t ngx_http_mcp_cache_write_refused(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx);
+static void ngx_http_mcp_cache_write_forget(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx);
+static ngx_str_t *ngx_http_mcp_cache_write_args(
+    ngx_http_mcp_cache_main_conf_t *mcf, ngx_http_mcp_cache_ctx_t *cctx);
 static void ngx_http_mcp_cache_replay_done(void *data, redisReply *reply);
 
 
@@ -139,13 +143,7 @@ ngx_http_mcp_cache_write_send(ngx_http_request_t *r,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
 
-    args = cctx->args;
-
-    ngx_memcpy(args, cctx->keys, NGX_HTTP_MCP_WRITE_NKEYS * sizeof(ngx_str_t));
-
-    args[NGX_HTTP_MCP_WRITE_STEP] = ngx_http_mcp_cache_write_steps[cctx->step];
-    args[NGX_HTTP_MCP_WRITE_TOKEN] = cctx->token;
-    args[NGX_HTTP_MCP_WRITE_DEADLINE_MS] = mcf->write_timeout_ms;
+    args = ngx_http_mcp_cache_write_args(mcf, cctx);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mcp cache write %V \"%V\"",
@@ -262,10 +260,62 @@ ngx_http_mcp_cache_waited(void *data, redisReply *reply)
         rc = NGX_OK;
 
     } else {
+        if (reply) {
+
+            /*
+             * the primary has the mark, too few replicas do: the write
+             * does not go, and its mark should not hold the server until
+             * its deadline (if this fails too, it does, which is safe)
+             */
+
+            cctx->step = NGX_HTTP_MCP_CACHE_WRITE_END;
+            ngx_http_mcp_cache_write_forget(r, cctx);
+        }
+
         rc = ngx_http_mcp_cache_write_refused(r, cctx);
     }
 
     cctx->done(r, rc);
+}
+
+
+/* the write script's arguments, for cctx->step */
+
+static ngx_str_t *
+ngx_http_mcp_cache_write_args(ngx_http_mcp_cache_main_conf_t *mcf,
+    ngx_http_mcp_cache_ctx_t *cctx)
+{
+    ngx_str_t  *args;
+
+    args = cctx->args;
+
+    ngx_memcpy(args, cctx->keys, NGX_HTTP_MCP_WRITE_NKEYS * sizeof(ngx_str_t));
+
+    args[NGX_HTTP_MCP_WRITE_STEP] = ngx_http_mcp_cache_write_steps[cctx->step];
+    args[NGX_HTTP_MCP_WRITE_TOKEN] = cctx->token;
+    args[NGX_HTTP_MCP_WRITE_DEADLINE_MS] = mcf->write_timeout_ms;
+
+    return args;
+}
+
+
+/* the end of a write whose answer nobody waits for */
+
+static void
+ngx_http_mcp_cache_write_forget(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx)
+{
+    ngx_str_t                       *args;
+    ngx_http_mcp_cache_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
+
+    args = ngx_http_mcp_cache_write_args(mcf, cctx);
+
+    (void) ngx_http_mcp_redis_eval(mcf->rds,
+                                   &mcf->scripts[NGX_HTTP_MCP_CACHE_WRITE],
+                                   NGX_HTTP_MCP_WRITE_NKEYS,
+                                   NGX_HTTP_MCP_WRITE_NARGS, args, NULL, NULL);
 }
 
 

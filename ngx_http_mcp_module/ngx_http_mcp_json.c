@@ -15,6 +15,8 @@
 typedef struct {
     ngx_chain_t  *cl;
     u_char       *pos;
+    size_t        offset;       /* of pos in the whole text */
+    off_t         nul;          /* of the first NUL byte, or -1 */
 } ngx_http_mcp_json_reader_t;
 
 
@@ -24,9 +26,11 @@ static void ngx_http_mcp_json_cleanup(void *data);
 
 /*
  * Parses the in-memory buffers of "in" as one JSON document.  Duplicate
- * keys are rejected; so are invalid UTF-8, integers beyond 64 bits and
- * nesting deeper than jansson's limit.  On failure NULL is returned and
- * "error" describes what is wrong (jansson's text: no input data in it).
+ * keys are rejected; so are invalid UTF-8, integers beyond 64 bits,
+ * nesting deeper than jansson's limit, and NUL bytes, which jansson
+ * alone would skip between tokens (ngx_http_mcp_json_load.c).  On
+ * failure NULL is returned and "error" describes what is wrong (jansson's
+ * text, or the NUL's offset: no input data in it).
  */
 
 json_t *
@@ -47,16 +51,44 @@ ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
     }
 
     if (in && in->next == NULL) {
-        json = json_loadb((char *) in->buf->pos, in->buf->last - in->buf->pos,
-                          JSON_REJECT_DUPLICATES, &err);
+        json = ngx_http_mcp_json_loadb((char *) in->buf->pos,
+                                       in->buf->last - in->buf->pos, &err);
 
     } else {
         reader.cl = in;
         reader.pos = in ? in->buf->pos : NULL;
+        reader.offset = 0;
+        reader.nul = -1;
 
         json = json_load_callback(ngx_http_mcp_json_read, &reader,
                                   JSON_REJECT_DUPLICATES, &err);
+
+        if (reader.nul != -1) {
+            json_decref(json);
+            json = NULL;
+            ngx_http_mcp_json_nul(&err, reader.nul);
+        }
     }
+
+    if (json == NULL && err.line == -1) {
+
+        /* a NUL byte: the position is the byte's offset */
+
+        error->data = ngx_pnalloc(r->pool, sizeof(NGX_HTTP_MCP_JSON_NUL)
+                                           + sizeof(", at offset ") - 1
+                                           + NGX_INT_T_LEN);
+        if (error->data == NULL) {
+            ngx_str_set(error, "out of memory");
+            return NULL;
+        }
+
+        error->len = ngx_sprintf(error->data, "%s, at offset %d",
+                                 NGX_HTTP_MCP_JSON_NUL, err.position)
+                     - error->data;
+
+        return NULL;
+    }
+
     if (json == NULL) {
 
         /*
@@ -93,7 +125,8 @@ ngx_http_mcp_json_read(void *buffer, size_t buflen, void *data)
 {
     ngx_http_mcp_json_reader_t *reader = data;
 
-    size_t  n;
+    size_t   n;
+    u_char  *p;
 
     while (reader->cl) {
         n = reader->cl->buf->last - reader->pos;
@@ -106,8 +139,17 @@ ngx_http_mcp_json_read(void *buffer, size_t buflen, void *data)
 
         n = ngx_min(n, buflen);
 
+        p = ngx_strlchr(reader->pos, reader->pos + n, '\0');
+
+        if (p != NULL) {
+            /* jansson would skip it: the parse stops here (a read error) */
+            reader->nul = reader->offset + (p - reader->pos);
+            return (size_t) -1;
+        }
+
         ngx_memcpy(buffer, reader->pos, n);
         reader->pos += n;
+        reader->offset += n;
 
         return n;
     }
@@ -133,6 +175,30 @@ ngx_http_mcp_json_track(ngx_http_request_t *r, json_t *json)
     cln->data = json;
 
     return NGX_OK;
+}
+
+
+/*
+ * drops a reference tied to the request before the request ends (a large
+ * answer's tree, once its text is written); NULL is nothing
+ */
+
+void
+ngx_http_mcp_json_release(ngx_http_request_t *r, json_t *json)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (json == NULL) {
+        return;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_mcp_json_cleanup && cln->data == json) {
+            cln->data = NULL;
+            json_decref(json);
+            return;
+        }
+    }
 }
 
 

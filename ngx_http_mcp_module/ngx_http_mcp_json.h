@@ -3,8 +3,10 @@
  * Copyright (C) ngx_http_mcp_module authors
  *
  * A compact JSON serializer for jansson documents, byte for byte what
- * json_dumpb(JSON_COMPACT) writes (ngx_http_mcp_json_dump.c).  Pure C on
- * jansson: t/unit compares the two.
+ * json_dumpb(JSON_COMPACT) writes (ngx_http_mcp_json_dump.c), and the
+ * strict loader every JSON the module reads goes through
+ * (ngx_http_mcp_json_load.c).  Pure C on jansson: t/unit compares the
+ * writer with jansson's.
  *
  * What json_dumpb() checks and this does not: a document must have no
  * cycle (it recurses), and its strings and keys must be valid UTF-8 (it
@@ -27,6 +29,20 @@ size_t ngx_http_mcp_json_dump_size(json_t *json);
 
 /* writes the text at "p", which has room for it; returns its end */
 unsigned char *ngx_http_mcp_json_dump_write(unsigned char *p, json_t *json);
+
+
+/* the reason of a NUL byte, at error->position (line and column -1) */
+#define NGX_HTTP_MCP_JSON_NUL  "a NUL byte, which JSON never has"
+
+/*
+ * json_loadb() with JSON_REJECT_DUPLICATES, refusing the one thing
+ * jansson lets through that RFC 8259 does not: a NUL byte
+ */
+json_t *ngx_http_mcp_json_loadb(const char *buf, size_t len,
+    json_error_t *error);
+
+/* sets "error" for a NUL byte at "offset" (error may be NULL) */
+void ngx_http_mcp_json_nul(json_error_t *error, size_t offset);
 
 
 #endif /* _NGX_HTTP_MCP_JSON_H_INCLUDED_ */

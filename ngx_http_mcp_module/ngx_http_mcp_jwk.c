@@ -13,6 +13,7 @@
 
 
 #include "ngx_http_mcp_auth.h"
+#include "ngx_http_mcp_json.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -36,6 +37,10 @@ static EVP_PKEY *ngx_http_mcp_jwk_rsa(ngx_conf_t *cf, ngx_str_t *file,
     ngx_uint_t n, json_t *jwk);
 static EVP_PKEY *ngx_http_mcp_jwk_ec(ngx_conf_t *cf, ngx_str_t *file,
     ngx_uint_t n, json_t *jwk);
+static EVP_PKEY *ngx_http_mcp_jwk_okp(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_uint_t n, json_t *jwk);
+static ngx_int_t ngx_http_mcp_jwk_try(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_uint_t n, json_t *jwk, ngx_array_t *keys);
 static BIGNUM *ngx_http_mcp_jwk_bignum(ngx_conf_t *cf, ngx_str_t *file,
     ngx_uint_t n, json_t *jwk, const char *member, u_char *buf, size_t size);
 static EVP_PKEY *ngx_http_mcp_jwk_fromdata(const char *type,
@@ -44,6 +49,8 @@ static ngx_int_t ngx_http_mcp_jwk_pem(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *data, ngx_array_t *keys);
 static ngx_int_t ngx_http_mcp_jwk_hmac(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *data, ngx_array_t *keys);
+static ngx_int_t ngx_http_mcp_jwk_usable(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_uint_t n, const char *kid, EVP_PKEY *pkey);
 static ngx_http_mcp_jwt_key_t *ngx_http_mcp_jwk_key(ngx_conf_t *cf,
     ngx_str_t *file, EVP_PKEY *pkey, const char *kid, int alg);
 static ngx_int_t ngx_http_mcp_jwk_export(ngx_conf_t *cf, ngx_str_t *file,
@@ -198,8 +205,7 @@ ngx_http_mcp_jwk_set(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
     ngx_uint_t    before;
     json_error_t  err;
 
-    root = json_loadb((char *) data->data, data->len, JSON_REJECT_DUPLICATES,
-                      &err);
+    root = ngx_http_mcp_json_loadb((char *) data->data, data->len, &err);
     if (root == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid JSON in key file \"%V\", line %d: %s",
@@ -220,7 +226,7 @@ ngx_http_mcp_jwk_set(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
     before = keys->nelts;
 
     json_array_foreach(list, i, jwk) {
-        rc = ngx_http_mcp_jwk_parse(cf, file, i, jwk, keys);
+        rc = ngx_http_mcp_jwk_try(cf, file, i, jwk, keys);
 
         if (rc == NGX_ERROR) {
             json_decref(root);
@@ -349,6 +355,9 @@ ngx_http_mcp_jwk_parse(ngx_conf_t *cf, ngx_str_t *file, ngx_uint_t n,
     } else if (ngx_strcmp(kty, "EC") == 0) {
         pkey = ngx_http_mcp_jwk_ec(cf, file, n, jwk);
 
+    } else if (ngx_strcmp(kty, "OKP") == 0) {
+        pkey = ngx_http_mcp_jwk_okp(cf, file, n, jwk);
+
     } else if (ngx_strcmp(kty, "oct") == 0) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "key #%ui in \"%V\" skipped: HMAC secrets are "
@@ -364,6 +373,10 @@ ngx_http_mcp_jwk_parse(ngx_conf_t *cf, ngx_str_t *file, ngx_uint_t n,
 
     if (pkey == NULL) {
         return NGX_ERROR;
+    }
+
+    if (ngx_http_mcp_jwk_usable(cf, file, n, kid, pkey) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
     if (json_object_get(jwk, "d") != NULL) {
@@ -629,7 +642,7 @@ ngx_http_mcp_jwk_pem(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
     char                     *name, *header;
     EVP_PKEY                 *pkey;
     ngx_int_t                 rc;
-    ngx_uint_t                n;
+    ngx_uint_t                n, before;
     unsigned long             err;
     unsigned char            *der;
     const unsigned char      *p;
@@ -643,6 +656,7 @@ ngx_http_mcp_jwk_pem(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
     }
 
     rc = NGX_ERROR;
+    before = keys->nelts;
 
     for (n = 0; /* void */; n++) {
 
@@ -710,6 +724,10 @@ ngx_http_mcp_jwk_pem(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
             break;
         }
 
+        if (ngx_http_mcp_jwk_usable(cf, file, n, NULL, pkey) != NGX_OK) {
+            continue;
+        }
+
         key = ngx_http_mcp_jwk_key(cf, file, pkey, NULL, -1);
         if (key == NULL) {
             break;
@@ -725,6 +743,12 @@ ngx_http_mcp_jwk_pem(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
 
     BIO_free(bio);
     ERR_clear_error();
+
+    if (rc == NGX_OK && keys->nelts == before) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no usable public key in \"%V\"", file);
+        return NGX_ERROR;
+    }
 
     return rc;
 }
@@ -826,6 +850,42 @@ ngx_http_mcp_jwk_hmac(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *data,
 
 
 /*
+ * NGX_OK if the key may verify, or NGX_DECLINED: it is freed and skipped,
+ * with a warning that names it (ngx_http_mcp_jwk_check.c has the rules).
+ * Skipped, not refused: a JWK Set an identity provider publishes may hold
+ * a key that cannot be used among good ones; a file with no usable key
+ * left is refused by its reader.
+ */
+
+static ngx_int_t
+ngx_http_mcp_jwk_usable(ngx_conf_t *cf, ngx_str_t *file, ngx_uint_t n,
+    const char *kid, EVP_PKEY *pkey)
+{
+    char  why[128];
+
+    if (!EVP_PKEY_is_a(pkey, "RSA")
+        || ngx_http_mcp_jwk_check_rsa(pkey, why, sizeof(why)) == 0)
+    {
+        return NGX_OK;
+    }
+
+    if (kid) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "key \"%s\" (#%ui) in \"%V\" skipped: %s",
+                           kid, n, file, why);
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "key #%ui in \"%V\" skipped: %s", n, file, why);
+    }
+
+    EVP_PKEY_free(pkey);
+
+    return NGX_DECLINED;
+}
+
+
+/*
  * Makes the key of an EVP_PKEY (which it then owns): its type fixes the
  * algorithms it verifies; a JWK's "alg" narrows them to one.
  */
@@ -870,7 +930,7 @@ ngx_http_mcp_jwk_key(ngx_conf_t *cf, ngx_str_t *file, EVP_PKEY *pkey,
         }
 
         key->type = NGX_HTTP_MCP_JWT_KEY_RSA;
-        key->algs = NGX_HTTP_MCP_JWT_ALGS_RSA;
+        key->algs = NGX_HTTP_MCP_JWT_ALGS_RSA | NGX_HTTP_MCP_JWT_ALGS_PSS;
 
     } else if (EVP_PKEY_is_a(pkey, "EC")) {
 
@@ -900,10 +960,15 @@ ngx_http_mcp_jwk_key(ngx_conf_t *cf, ngx_str_t *file, EVP_PKEY *pkey,
         key->algs = NGX_HTTP_MCP_JWT_ALG_BIT(c->alg);
         key->ec_size = c->size;
 
+    } else if (EVP_PKEY_is_a(pkey, "ED25519")) {
+        key->type = NGX_HTTP_MCP_JWT_KEY_OKP;
+        key->algs = NGX_HTTP_MCP_JWT_ALG_BIT(NGX_HTTP_MCP_JWT_EDDSA);
+
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%s key in \"%V\": only RSA and EC keys are "
-                           "supported", EVP_PKEY_get0_type_name(pkey), file);
+                           "%s key in \"%V\": only RSA, EC and Ed25519 keys "
+                           "are supported", EVP_PKEY_get0_type_name(pkey),
+                           file);
         return NULL;
     }
 
@@ -1009,6 +1074,100 @@ done:
     ERR_clear_error();
 
     return rc;
+}
+
+
+/* an Ed25519 JWK (RFC 8037): {"kty": "OKP", "crv": "Ed25519", "x": ...} */
+
+static EVP_PKEY *
+ngx_http_mcp_jwk_okp(ngx_conf_t *cf, ngx_str_t *file, ngx_uint_t n,
+    json_t *jwk)
+{
+    json_t    *v;
+    EVP_PKEY  *pkey;
+    u_char     raw[32];
+
+    v = json_object_get(jwk, "crv");
+
+    if (!json_is_string(v) || ngx_strcmp(json_string_value(v), "Ed25519") != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "key #%ui in \"%V\": \"crv\" must be \"Ed25519\"",
+                           n, file);
+        return NULL;
+    }
+
+    v = json_object_get(jwk, "x");
+
+    if (!json_is_string(v) || json_string_length(v) != 43
+        || ngx_http_mcp_jwt_base64url_decode(raw,
+                                    (const u_char *) json_string_value(v), 43)
+           != 32)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "key #%ui in \"%V\": \"x\" must be the base64url "
+                           "of 32 bytes", n, file);
+        return NULL;
+    }
+
+    pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
+
+    if (pkey == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "key #%ui in \"%V\" is not a valid Ed25519 "
+                           "public key", n, file);
+        ERR_clear_error();
+    }
+
+    return pkey;
+}
+
+
+/*
+ * One JWK of a set: a key this module cannot use (too small, not on its
+ * curve, a certificate without its "n", an unknown curve...) is skipped
+ * with a warning naming its "kid", not fatal to the whole set: a
+ * provider's set that gains such a key must not cost the keys that
+ * verify its tokens.  What ngx_http_mcp_jwk_parse() says of it is the
+ * reason (ngx_http_mcp_jwk_capture.c).
+ */
+
+static ngx_int_t
+ngx_http_mcp_jwk_try(ngx_conf_t *cf, ngx_str_t *file, ngx_uint_t n,
+    json_t *jwk, ngx_array_t *keys)
+{
+    ngx_int_t                    rc;
+    ngx_uint_t                   before;
+    ngx_http_mcp_jwk_capture_t   cap;
+
+    before = keys->nelts;
+
+    ngx_http_mcp_jwk_capture_start(&cap, cf, 0);
+
+    rc = ngx_http_mcp_jwk_parse(cf, file, n, jwk, keys);
+
+    ngx_http_mcp_jwk_capture_stop(&cap, cf);
+
+    if (rc != NGX_ERROR) {
+        return rc;
+    }
+
+    keys->nelts = before;
+
+    ngx_http_mcp_jwk_capture_skip(&cap, cf, file, n,
+                                  json_object_get(jwk, "kid"));
+
+    return NGX_DECLINED;
+}
+
+
+/* a JWK Set's text, from a URL (ngx_http_mcp_jwks_fetch.c) */
+
+ngx_int_t
+ngx_http_mcp_jwk_parse_set(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *data,
+    ngx_array_t *keys)
+{
+    return ngx_http_mcp_jwk_set(cf, name, data, keys);
 }
 
 

@@ -29,8 +29,10 @@
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/hmac.h>
+#include <openssl/rsa.h>
 
 #include "ngx_http_mcp_jwt.h"
+#include "ngx_http_mcp_json.h"
 
 
 static int ngx_http_mcp_jwt_parse_header(json_t *header, int *alg,
@@ -47,6 +49,8 @@ static int ngx_http_mcp_jwt_verify_libjwt(const ngx_http_mcp_jwt_key_t *key,
 static int ngx_http_mcp_jwt_verify_openssl(const ngx_http_mcp_jwt_key_t *key,
     int alg, const unsigned char *data, size_t len,
     const unsigned char *sig, size_t sig_len);
+static int ngx_http_mcp_jwt_verify_init(EVP_MD_CTX *md,
+    const ngx_http_mcp_jwt_key_t *key, int alg);
 static const EVP_MD *ngx_http_mcp_jwt_md(int alg);
 static int ngx_http_mcp_jwt_numeric_date(json_t *value, int round_up,
     json_int_t *date);
@@ -57,7 +61,9 @@ static int ngx_http_mcp_jwt_string_in(json_t *value,
 static const char  *ngx_http_mcp_jwt_alg_names[] = {
     "HS256", "HS384", "HS512",
     "RS256", "RS384", "RS512",
-    "ES256", "ES384", "ES512"
+    "ES256", "ES384", "ES512",
+    "PS256", "PS384", "PS512",
+    "EdDSA"
 };
 
 
@@ -66,7 +72,9 @@ static const char  *ngx_http_mcp_jwt_alg_names[] = {
 static const jwt_alg_t  ngx_http_mcp_jwt_libjwt_algs[] = {
     JWT_ALG_HS256, JWT_ALG_HS384, JWT_ALG_HS512,
     JWT_ALG_RS256, JWT_ALG_RS384, JWT_ALG_RS512,
-    JWT_ALG_ES256, JWT_ALG_ES384, JWT_ALG_ES512
+    JWT_ALG_ES256, JWT_ALG_ES384, JWT_ALG_ES512,
+    JWT_ALG_INVAL, JWT_ALG_INVAL, JWT_ALG_INVAL,     /* not in libjwt 1.10 */
+    JWT_ALG_INVAL
 };
 
 
@@ -80,7 +88,8 @@ static const char  *ngx_http_mcp_jwt_errors[] = {
         "\"kid\", or has \"crit\" or \"cty\"",
     "algorithm not accepted here or for the key",
     "no key has the token's \"kid\", and every key has a kid",
-    "token has no \"kid\", and every key has one",
+    "token has no \"kid\", and more keys than are tried for one could "
+        "verify it",
     "signature does not verify",
     "token payload is not a JSON object",
     "token expired",
@@ -254,7 +263,7 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
     long                           hlen, plen, slen;
     char                          *copy;
     size_t                         i, kid_len;
-    json_t                        *header, *claims;
+    json_t                        *header, *claims, *iss;
     const char                    *kid;
     unsigned char                 *h, *p, *s;
     ngx_http_mcp_jwt_parts_t       parts;
@@ -298,8 +307,7 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
         return NGX_HTTP_MCP_JWT_ERR_BASE64;
     }
 
-    header = json_loadb((const char *) h, hlen, JSON_REJECT_DUPLICATES,
-                        NULL);
+    header = ngx_http_mcp_json_loadb((const char *) h, hlen, NULL);
     if (header == NULL) {
         return NGX_HTTP_MCP_JWT_ERR_HEADER;
     }
@@ -323,7 +331,7 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
      * duplicate members allowed: it gets only what parses strictly here
      */
 
-    claims = json_loadb((const char *) p, plen, JSON_REJECT_DUPLICATES, NULL);
+    claims = ngx_http_mcp_json_loadb((const char *) p, plen, NULL);
 
     if (!json_is_object(claims)) {
         json_decref(claims);
@@ -331,16 +339,23 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
         return NGX_HTTP_MCP_JWT_ERR_PAYLOAD;
     }
 
-    /* the signature, with each key of this kid pinned to this algorithm */
+    /*
+     * the signature, with each key of this kid pinned to this algorithm,
+     * and bound to the token's issuer if the key is bound to any
+     */
 
     rc = NGX_HTTP_MCP_JWT_ERR_SIGNATURE;
     key = NULL;
+    iss = json_object_get(claims, "iss");
 
     for (i = 0; i < policy->nkeys; i++) {
         key = policy->keys[i];
 
         if (!ngx_http_mcp_jwt_key_serves(key, kid, kid_len)
-            || !ngx_http_mcp_jwt_key_pinned(key, alg))
+            || !ngx_http_mcp_jwt_key_pinned(key, alg)
+            || (key->nissuers
+                && !ngx_http_mcp_jwt_string_in(iss, key->issuers,
+                                               key->nissuers)))
         {
             continue;
         }
@@ -356,7 +371,9 @@ ngx_http_mcp_jwt_verify(const ngx_http_mcp_jwt_policy_t *policy,
                                              parts.signed_len, s,
                                              (size_t) slen);
 
-        if (rc == NGX_HTTP_MCP_JWT_OK && typ_jwt) {
+        if (rc == NGX_HTTP_MCP_JWT_OK && typ_jwt
+            && ngx_http_mcp_jwt_libjwt_algs[alg] != JWT_ALG_INVAL)
+        {
             rc = ngx_http_mcp_jwt_verify_libjwt(key, alg, copy);
         }
 
@@ -476,7 +493,7 @@ static int
 ngx_http_mcp_jwt_select(const ngx_http_mcp_jwt_policy_t *policy, int alg,
     const char *kid, size_t kid_len)
 {
-    size_t                   i, candidates;
+    size_t                   i, candidates, pinned;
     ngx_http_mcp_jwt_key_t  *key;
 
     if (!(policy->algs & NGX_HTTP_MCP_JWT_ALG_BIT(alg))) {
@@ -484,6 +501,7 @@ ngx_http_mcp_jwt_select(const ngx_http_mcp_jwt_policy_t *policy, int alg,
     }
 
     candidates = 0;
+    pinned = 0;
 
     for (i = 0; i < policy->nkeys; i++) {
         key = policy->keys[i];
@@ -493,10 +511,22 @@ ngx_http_mcp_jwt_select(const ngx_http_mcp_jwt_policy_t *policy, int alg,
         }
 
         if (ngx_http_mcp_jwt_key_pinned(key, alg)) {
-            return NGX_HTTP_MCP_JWT_OK;
+            if (kid) {
+                return NGX_HTTP_MCP_JWT_OK;
+            }
+
+            pinned++;
+            continue;
         }
 
         candidates++;
+    }
+
+    /* without a kid, every key is tried: a bounded number of them */
+
+    if (pinned) {
+        return (pinned <= NGX_HTTP_MCP_JWT_MAX_KIDLESS)
+               ? NGX_HTTP_MCP_JWT_OK : NGX_HTTP_MCP_JWT_ERR_NO_KEY;
     }
 
     if (candidates == 0) {
@@ -508,17 +538,16 @@ ngx_http_mcp_jwt_select(const ngx_http_mcp_jwt_policy_t *policy, int alg,
 
 
 /*
- * a key with a kid serves tokens of that kid only; one without (PEM,
- * HMAC) serves any token
+ * a key with a kid serves tokens of that kid, and tokens without one
+ * (PingOne's); a key without (PEM, HMAC) serves any token
  */
 
 static int
 ngx_http_mcp_jwt_key_serves(const ngx_http_mcp_jwt_key_t *key,
     const char *kid, size_t kid_len)
 {
-    return key->kid == NULL
-           || (kid != NULL && key->kid_len == kid_len
-               && memcmp(key->kid, kid, kid_len) == 0);
+    return key->kid == NULL || kid == NULL
+           || (key->kid_len == kid_len && memcmp(key->kid, kid, kid_len) == 0);
 }
 
 
@@ -669,9 +698,7 @@ ngx_http_mcp_jwt_verify_openssl(const ngx_http_mcp_jwt_key_t *key, int alg,
     md = EVP_MD_CTX_new();
 
     if (md == NULL
-        || EVP_DigestVerifyInit(md, NULL, ngx_http_mcp_jwt_md(alg), NULL,
-                                key->pkey)
-           != 1)
+        || ngx_http_mcp_jwt_verify_init(md, key, alg) != NGX_HTTP_MCP_JWT_OK)
     {
         rc = NGX_HTTP_MCP_JWT_ERR_INTERNAL;
 
@@ -691,6 +718,46 @@ ngx_http_mcp_jwt_verify_openssl(const ngx_http_mcp_jwt_key_t *key, int alg,
 }
 
 
+/*
+ * The verification of an RSA, EC or Ed25519 key with the algorithm pinned
+ * to it: RSASSA-PSS (RFC 7518, 3.5) with MGF1 of the same hash and a salt
+ * as long as the hash, no other; EdDSA (RFC 8037) with no digest of its
+ * own (EVP_DigestVerify() in one call).
+ */
+
+static int
+ngx_http_mcp_jwt_verify_init(EVP_MD_CTX *md, const ngx_http_mcp_jwt_key_t *key,
+    int alg)
+{
+    const EVP_MD  *digest;
+    EVP_PKEY_CTX  *pctx;
+
+    if (alg == NGX_HTTP_MCP_JWT_EDDSA) {
+        return (key->type == NGX_HTTP_MCP_JWT_KEY_OKP
+                && EVP_DigestVerifyInit(md, NULL, NULL, NULL, key->pkey) == 1)
+               ? NGX_HTTP_MCP_JWT_OK : NGX_HTTP_MCP_JWT_ERR_INTERNAL;
+    }
+
+    digest = ngx_http_mcp_jwt_md(alg);
+    pctx = NULL;
+
+    if (EVP_DigestVerifyInit(md, &pctx, digest, NULL, key->pkey) != 1) {
+        return NGX_HTTP_MCP_JWT_ERR_INTERNAL;
+    }
+
+    if (!(NGX_HTTP_MCP_JWT_ALG_BIT(alg) & NGX_HTTP_MCP_JWT_ALGS_PSS)) {
+        return NGX_HTTP_MCP_JWT_OK;
+    }
+
+    return (key->type == NGX_HTTP_MCP_JWT_KEY_RSA
+            && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0
+            && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, digest) > 0
+            && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST)
+               > 0)
+           ? NGX_HTTP_MCP_JWT_OK : NGX_HTTP_MCP_JWT_ERR_INTERNAL;
+}
+
+
 static const EVP_MD *
 ngx_http_mcp_jwt_md(int alg)
 {
@@ -699,11 +766,13 @@ ngx_http_mcp_jwt_md(int alg)
     case NGX_HTTP_MCP_JWT_HS384:
     case NGX_HTTP_MCP_JWT_RS384:
     case NGX_HTTP_MCP_JWT_ES384:
+    case NGX_HTTP_MCP_JWT_PS384:
         return EVP_sha384();
 
     case NGX_HTTP_MCP_JWT_HS512:
     case NGX_HTTP_MCP_JWT_RS512:
     case NGX_HTTP_MCP_JWT_ES512:
+    case NGX_HTTP_MCP_JWT_PS512:
         return EVP_sha512();
 
     default:
@@ -794,6 +863,12 @@ ngx_http_mcp_jwt_check_claims(const ngx_http_mcp_jwt_policy_t *policy,
 
     if (policy->naudiences) {
         v = json_object_get(claims, "aud");
+
+        /* no "aud" at all (Cognito's access tokens): a claim is missing */
+
+        if (v == NULL) {
+            return NGX_HTTP_MCP_JWT_ERR_CLAIM;
+        }
 
         /* RFC 7519, 4.1.3: a string, or an array of strings */
 

@@ -32,6 +32,10 @@ typedef enum {
     NGX_HTTP_MCP_JWT_ES256,
     NGX_HTTP_MCP_JWT_ES384,
     NGX_HTTP_MCP_JWT_ES512,
+    NGX_HTTP_MCP_JWT_PS256,            /* from here on, OpenSSL's alone */
+    NGX_HTTP_MCP_JWT_PS384,
+    NGX_HTTP_MCP_JWT_PS512,
+    NGX_HTTP_MCP_JWT_EDDSA,
     NGX_HTTP_MCP_JWT_ALG_MAX
 } ngx_http_mcp_jwt_alg_e;
 
@@ -48,11 +52,20 @@ typedef enum {
      | NGX_HTTP_MCP_JWT_ALG_BIT(NGX_HTTP_MCP_JWT_RS384)                       \
      | NGX_HTTP_MCP_JWT_ALG_BIT(NGX_HTTP_MCP_JWT_RS512))
 
+#define NGX_HTTP_MCP_JWT_ALGS_PSS                                             \
+    (NGX_HTTP_MCP_JWT_ALG_BIT(NGX_HTTP_MCP_JWT_PS256)                         \
+     | NGX_HTTP_MCP_JWT_ALG_BIT(NGX_HTTP_MCP_JWT_PS384)                       \
+     | NGX_HTTP_MCP_JWT_ALG_BIT(NGX_HTTP_MCP_JWT_PS512))
+
+/* a token without "kid" is tried with at most this many keys */
+#define NGX_HTTP_MCP_JWT_MAX_KIDLESS  8
+
 
 typedef enum {
     NGX_HTTP_MCP_JWT_KEY_HMAC = 0,
     NGX_HTTP_MCP_JWT_KEY_RSA,
-    NGX_HTTP_MCP_JWT_KEY_EC
+    NGX_HTTP_MCP_JWT_KEY_EC,
+    NGX_HTTP_MCP_JWT_KEY_OKP           /* Ed25519 */
 } ngx_http_mcp_jwt_key_type_e;
 
 
@@ -80,10 +93,14 @@ typedef struct {
     size_t                      pem_len;
     const unsigned char        *secret;     /* HMAC */
     size_t                      secret_len;
+
+    /* the issuers it signs for ("iss"); none: any accepted issuer */
+    const struct ngx_http_mcp_jwt_str_s  *issuers;
+    size_t                      nissuers;
 } ngx_http_mcp_jwt_key_t;
 
 
-typedef struct {
+typedef struct ngx_http_mcp_jwt_str_s {
     size_t                      len;
     const unsigned char        *data;
 } ngx_http_mcp_jwt_str_t;
@@ -150,7 +167,8 @@ typedef struct {
 } ngx_http_mcp_jwt_result_t;
 
 
-/* "HS256" ... "ES512"; -1 for anything else, "none" included */
+/* "HS256" ... "ES512", "PS256" ... "PS512", "EdDSA"; -1 for anything
+ * else, "none" included */
 int ngx_http_mcp_jwt_alg_by_name(const unsigned char *name, size_t len);
 const char *ngx_http_mcp_jwt_alg_name(int alg);
 
@@ -210,6 +228,12 @@ int ngx_http_mcp_jwt_has_scope(json_t *claims, const char * const *names,
 
 /* constant-time comparison of equal-length buffers: 1 if equal */
 int ngx_http_mcp_jwt_equal(const void *a, const void *b, size_t len);
+
+/*
+ * ngx_http_mcp_jwk_check.c: 0 if an RSA public key is fit to verify
+ * anything, -1 with the reason in "why" (names no key material) if not
+ */
+int ngx_http_mcp_jwk_check_rsa(EVP_PKEY *pkey, char *why, size_t len);
 
 
 #endif /* _NGX_HTTP_MCP_JWT_H_INCLUDED_ */

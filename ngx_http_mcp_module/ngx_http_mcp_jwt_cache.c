@@ -147,6 +147,36 @@ ngx_http_mcp_jwt_cache_destroy(ngx_http_mcp_jwt_cache_t *cache)
 
 
 /*
+ * Every entry out: the keys they name are about to be freed (a JWK Set
+ * from a URL changed), and a new key could have the address of an old one
+ */
+
+void
+ngx_http_mcp_jwt_cache_flush(ngx_http_mcp_jwt_cache_t *cache)
+{
+    ngx_queue_t                    *q;
+    ngx_http_mcp_jwt_cache_node_t  *node, **pp;
+
+    while (!ngx_queue_empty(&cache->lru)) {
+        q = ngx_queue_head(&cache->lru);
+        node = ngx_queue_data(q, ngx_http_mcp_jwt_cache_node_t, queue);
+
+        pp = ngx_http_mcp_jwt_cache_find(cache, node->digest);
+
+        if (pp == NULL) {               /* cannot happen */
+            json_decref(node->claims);
+            node->claims = NULL;
+            ngx_queue_remove(q);
+            ngx_queue_insert_head(&cache->free, q);
+            continue;
+        }
+
+        ngx_http_mcp_jwt_cache_remove(cache, pp);
+    }
+}
+
+
+/*
  * The claims of a live entry (a borrowed reference), with the key and the
  * algorithm that verified it; NULL on a miss.  An expired entry is
  * dropped.

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <string.h>
-#include <time.h>
 
 #include "ngx_http_mcp_map.h"
 
@@ -43,28 +42,63 @@ static const char *const  ngx_http_mcp_auth_fields[] = {
 static const char  ngx_http_mcp_auth_types[] = "ssssa";
 
 
-/* keys that hold secrets, at any depth of any vendor answer */
+/*
+ * The names of secrets, at any depth of any vendor answer, compared as
+ * the scrub normalizes names: lower case, letters and digits only, so
+ * that "clientSecret", "client_secret", "ClientSecret" and
+ * "client-secret" are one name.  A member is a secret when its name ends
+ * with one of these (the "suffix" ones: "oauth2_client_secret",
+ * "accessToken", "x-api-key"), or is one of the others; a boolean never
+ * is one (Gatana's "hasAccessToken" says whether a token is set).  The
+ * one list of secret names: docs/canonical-schema.md lists it too.
+ */
 
 typedef struct {
-    size_t       len;
     const char  *name;
-} ngx_http_mcp_secret_key_t;
+    unsigned     suffix:1;      /* any name ending with it */
+    unsigned     strings:1;     /* only when the value is a string */
+} ngx_http_mcp_secret_name_t;
 
-#define ngx_http_mcp_secret(s)  { sizeof(s) - 1, s }
 
-static const ngx_http_mcp_secret_key_t  ngx_http_mcp_secret_keys[] = {
-    ngx_http_mcp_secret("api_key"),
-    ngx_http_mcp_secret("apikey"),
-    ngx_http_mcp_secret("apikeys"),
-    ngx_http_mcp_secret("client_secret"),
-    ngx_http_mcp_secret("oauth2_client_secret"),
-    ngx_http_mcp_secret("secret"),
-    ngx_http_mcp_secret("password"),
-    ngx_http_mcp_secret("access_token"),
-    ngx_http_mcp_secret("refresh_token"),
-    ngx_http_mcp_secret("id_token"),
-    { 0, NULL }
+static const ngx_http_mcp_secret_name_t  ngx_http_mcp_secret_names[] = {
+    { "secret", 1, 0 },
+    { "secrets", 1, 0 },
+    { "password", 1, 0 },
+    { "passwd", 1, 0 },
+    { "passphrase", 1, 0 },
+    { "token", 1, 0 },
+    { "apikey", 1, 0 },
+    { "apikeys", 1, 0 },
+    { "privatekey", 1, 0 },
+    { "credential", 0, 0 },
+
+    /* Gatana's "authorization" is an object that describes the method */
+    { "authorization", 0, 1 },
+    { "cookie", 0, 1 },
+    { NULL, 0, 0 }
 };
+
+
+/* an object of this name is a credentials object, whatever the vendor */
+
+#define NGX_HTTP_MCP_CREDENTIALS  "credentials"
+
+#define NGX_HTTP_MCP_NAME_LEN     64
+
+
+const char *const  ngx_http_mcp_map_none[] = { NULL };
+
+
+static size_t ngx_http_mcp_map_name(const char *key, char *out);
+static int ngx_http_mcp_map_named(const char *name, size_t len,
+    const char *const *names);
+static int ngx_http_mcp_map_secret(const char *name, size_t len,
+    json_t *value);
+static void ngx_http_mcp_map_scrub_in(const ngx_http_mcp_vendor_t *vendor,
+    json_t *json, const char *const *keep);
+static int ngx_http_mcp_map_is_credentials(
+    const ngx_http_mcp_vendor_t *vendor, const char *name, size_t len,
+    json_t *value);
 
 
 static int ngx_http_mcp_map_check_update(json_t *update,
@@ -230,7 +264,7 @@ ngx_http_mcp_map_redact(const ngx_http_mcp_vendor_t *vendor, json_t *body)
         vendor->redact(body);
     }
 
-    ngx_http_mcp_map_scrub(body);
+    ngx_http_mcp_map_scrub(vendor, body);
 }
 
 
@@ -623,19 +657,42 @@ ngx_http_mcp_map_is_uri(const char *s)
 }
 
 
-/* removes every key that holds a secret, at any depth */
+/*
+ * Removes every member that holds a secret, at any depth: one named like
+ * a secret, and every member of a credentials object but those that
+ * describe it.
+ */
 
 void
-ngx_http_mcp_map_scrub(json_t *json)
+ngx_http_mcp_map_scrub(const ngx_http_mcp_vendor_t *vendor, json_t *json)
+{
+    ngx_http_mcp_map_scrub_in(vendor, json, NULL);
+}
+
+
+/*
+ * "keep": inside a credentials object (or an array of them), the only
+ * members that may stay
+ */
+
+static void
+ngx_http_mcp_map_scrub_in(const ngx_http_mcp_vendor_t *vendor, json_t *json,
+    const char *const *keep)
 {
     size_t       i, len;
     json_t      *v;
     void        *tmp;
     const char  *key;
+    char         name[NGX_HTTP_MCP_NAME_LEN];
 
     if (json_is_array(json)) {
         json_array_foreach(json, i, v) {
-            ngx_http_mcp_map_scrub(v);
+            if (keep && !json_is_object(v)) {
+                json_array_set_new(json, i, json_null());
+                continue;
+            }
+
+            ngx_http_mcp_map_scrub_in(vendor, v, keep);
         }
 
         return;
@@ -646,30 +703,144 @@ ngx_http_mcp_map_scrub(json_t *json)
     }
 
     json_object_foreach_safe(json, tmp, key, v) {
-        len = strlen(key);
+        len = ngx_http_mcp_map_name(key, name);
 
-        for (i = 0; ngx_http_mcp_secret_keys[i].name; i++) {
-            if (ngx_http_mcp_secret_keys[i].len == len
-                && strcasecmp(key, ngx_http_mcp_secret_keys[i].name) == 0)
-            {
-                break;
-            }
-        }
-
-        if (ngx_http_mcp_secret_keys[i].name) {
+        if (ngx_http_mcp_map_secret(name, len, v)
+            || (keep && !ngx_http_mcp_map_named(name, len, keep)))
+        {
             json_object_del(json, key);
             continue;
         }
 
-        ngx_http_mcp_map_scrub(v);
+        ngx_http_mcp_map_scrub_in(vendor, v,
+                                  ngx_http_mcp_map_is_credentials(vendor,
+                                                                  name, len,
+                                                                  v)
+                                  ? vendor->credential_fields : NULL);
     }
+}
+
+
+/* an object (or array) the vendor calls credentials, or named so */
+
+static int
+ngx_http_mcp_map_is_credentials(const ngx_http_mcp_vendor_t *vendor,
+    const char *name, size_t len, json_t *value)
+{
+    size_t  n;
+
+    if (!json_is_object(value) && !json_is_array(value)) {
+        return 0;
+    }
+
+    n = sizeof(NGX_HTTP_MCP_CREDENTIALS) - 1;
+
+    return (len >= n
+            && memcmp(name + len - n, NGX_HTTP_MCP_CREDENTIALS, n) == 0)
+           || ngx_http_mcp_map_named(name, len, vendor->credentials);
+}
+
+
+/*
+ * The name as the scrub compares it: lower case letters and digits, the
+ * rest left out; a longer name keeps its end, which is what a suffix
+ * needs (and no name of the lists is that long).
+ */
+
+static size_t
+ngx_http_mcp_map_name(const char *key, char *out)
+{
+    size_t       n, skip;
+    const char  *p;
+
+    for (n = 0, p = key; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+            || (*p >= '0' && *p <= '9'))
+        {
+            n++;
+        }
+    }
+
+    skip = (n > NGX_HTTP_MCP_NAME_LEN) ? n - NGX_HTTP_MCP_NAME_LEN : 0;
+
+    for (n = 0, p = key; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9')))
+        {
+            continue;
+        }
+
+        if (skip) {
+            skip--;
+            continue;
+        }
+
+        out[n++] = (*p >= 'A' && *p <= 'Z') ? (char) (*p | 0x20) : *p;
+    }
+
+    return n;
+}
+
+
+/* 1 if the normalized "name" is one of "names" (which are not) */
+
+static int
+ngx_http_mcp_map_named(const char *name, size_t len,
+    const char *const *names)
+{
+    size_t  n;
+    char    other[NGX_HTTP_MCP_NAME_LEN];
+
+    for ( /* void */ ; *names; names++) {
+        n = ngx_http_mcp_map_name(*names, other);
+
+        if (n == len && memcmp(name, other, len) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_http_mcp_map_secret(const char *name, size_t len, json_t *value)
+{
+    size_t                             n;
+    const ngx_http_mcp_secret_name_t  *s;
+
+    if (json_is_boolean(value)) {
+        return 0;
+    }
+
+    for (s = ngx_http_mcp_secret_names; s->name; s++) {
+        n = strlen(s->name);
+
+        if (s->strings && !json_is_string(value)) {
+            continue;
+        }
+
+        if (n == len || (s->suffix && n < len)) {
+            if (memcmp(name + len - n, s->name, n) == 0) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 
 /*
  * "2023-11-07T05:31:56Z", "2023-11-07T07:31:56.5+02:00", ... ->
- * "2023-11-07T05:31:56Z" (fractions of a second are kept).
- * Returns 0, or -1 if "in" is not an RFC 3339 date-time.
+ * "2023-11-07T05:31:56Z" (fractions of a second are kept, up to 30
+ * digits: a longer one is refused rather than cut).
+ * Returns 0, or -1 if "in" is not a real RFC 3339 date-time: a day its
+ * month has (leap years counted), a year 0001 to 9999 before and after
+ * the offset, an offset within +-23:59, a second 60 only where a leap
+ * second can be (23:59:60 UTC on a month's last day).  Nothing is
+ * normalized by the C library: timegm() would make 2023-02-30 into
+ * March 2nd, and year 0 into -001.
  */
 
 static int
@@ -689,17 +860,63 @@ ngx_http_mcp_map_digits(const char *p, int n)
 }
 
 
+static int
+ngx_http_mcp_map_mdays(int year, int month)
+{
+    static const int  mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+                                  30, 31 };
+
+    if (month == 2
+        && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+    {
+        return 29;
+    }
+
+    return mdays[month - 1];
+}
+
+
+/* days since 0000-03-01 of a date of the proleptic Gregorian calendar */
+
+static long
+ngx_http_mcp_map_days(int y, int m, int d)
+{
+    long  era, yoe, doy;
+
+    y -= (m <= 2);
+    era = y / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy;
+}
+
+
+static void
+ngx_http_mcp_map_date(long days, int *y, int *m, int *d)
+{
+    long  era, doe, yoe, doy, mp;
+
+    era = days / 146097;
+    doe = days - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+
+    *d = (int) (doy - (153 * mp + 2) / 5 + 1);
+    *m = (int) (mp < 10 ? mp + 3 : mp - 9);
+    *y = (int) (yoe + era * 400 + (*m <= 2));
+}
+
+
 int
 ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
 {
-    int          n, off, sign;
-    char         frac[16];
+    int          n, year, month, day, hour, min, sec, leap, off;
+    long         days, minutes;
+    char         frac[32];
     size_t       flen;
-    time_t       t;
-    struct tm    tm;
     const char  *p;
-
-    memset(&tm, 0, sizeof(struct tm));
 
     /* YYYY-MM-DDTHH:MM:SS */
 
@@ -710,17 +927,17 @@ ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
         return -1;
     }
 
-    tm.tm_year = ngx_http_mcp_map_digits(in, 4);
-    tm.tm_mon = ngx_http_mcp_map_digits(in + 5, 2);
-    tm.tm_mday = ngx_http_mcp_map_digits(in + 8, 2);
-    tm.tm_hour = ngx_http_mcp_map_digits(in + 11, 2);
-    tm.tm_min = ngx_http_mcp_map_digits(in + 14, 2);
-    tm.tm_sec = ngx_http_mcp_map_digits(in + 17, 2);
+    year = ngx_http_mcp_map_digits(in, 4);
+    month = ngx_http_mcp_map_digits(in + 5, 2);
+    day = ngx_http_mcp_map_digits(in + 8, 2);
+    hour = ngx_http_mcp_map_digits(in + 11, 2);
+    min = ngx_http_mcp_map_digits(in + 14, 2);
+    sec = ngx_http_mcp_map_digits(in + 17, 2);
 
-    if (tm.tm_year < 0 || tm.tm_mon < 1 || tm.tm_mon > 12
-        || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0
-        || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59
-        || tm.tm_sec < 0 || tm.tm_sec > 60)
+    if (year < 1 || month < 1 || month > 12 || day < 1
+        || day > ngx_http_mcp_map_mdays(year, month)
+        || hour < 0 || hour > 23 || min < 0 || min > 59
+        || sec < 0 || sec > 60)
     {
         return -1;
     }
@@ -730,9 +947,14 @@ ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
 
     if (*p == '.') {
         for (p++; *p >= '0' && *p <= '9'; p++) {
-            if (flen < sizeof(frac) - 2) {
-                frac[++flen] = *p;
+
+            /* more digits than are kept: refused, not cut short */
+
+            if (flen == sizeof(frac) - 2) {
+                return -1;
             }
+
+            frac[++flen] = *p;
         }
 
         if (flen == 0) {
@@ -745,21 +967,31 @@ ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
 
     frac[flen] = '\0';
 
+    /* the offset, in minutes: +-HH:MM, HH at most 23 */
+
     if (*p == 'Z' || *p == 'z') {
         off = 0;
         p++;
 
     } else if (*p == '+' || *p == '-') {
-        sign = (*p == '-') ? -1 : 1;
-        if (!(p[1] >= '0' && p[1] <= '2' && p[2] >= '0' && p[2] <= '9'
-              && p[3] == ':' && p[4] >= '0' && p[4] <= '5'
-              && p[5] >= '0' && p[5] <= '9'))
-        {
+        n = ngx_http_mcp_map_digits(p + 1, 2);
+
+        if (n < 0 || n > 23 || p[3] != ':') {
             return -1;
         }
 
-        off = sign * (((p[1] - '0') * 10 + (p[2] - '0')) * 3600
-                      + ((p[4] - '0') * 10 + (p[5] - '0')) * 60);
+        off = ngx_http_mcp_map_digits(p + 4, 2);
+
+        if (off < 0 || off > 59) {
+            return -1;
+        }
+
+        off += n * 60;
+
+        if (*p == '-') {
+            off = -off;
+        }
+
         p += 6;
 
     } else {
@@ -770,23 +1002,39 @@ ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
         return -1;
     }
 
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
+    /* to UTC, by whole minutes: the seconds never move */
 
-    t = timegm(&tm);
-    if (t == (time_t) -1) {
+    leap = (sec == 60);
+
+    minutes = (ngx_http_mcp_map_days(year, month, day) * 24 + hour) * 60
+              + min - off;
+
+    days = minutes / 1440;
+    minutes %= 1440;
+
+    if (minutes < 0) {
+        minutes += 1440;
+        days--;
+    }
+
+    ngx_http_mcp_map_date(days, &year, &month, &day);
+
+    hour = (int) (minutes / 60);
+    min = (int) (minutes % 60);
+
+    if (year < 1 || year > 9999) {
         return -1;
     }
 
-    t -= off;
-
-    if (gmtime_r(&t, &tm) == NULL) {
+    if (leap
+        && !(hour == 23 && min == 59
+             && day == ngx_http_mcp_map_mdays(year, month)))
+    {
         return -1;
     }
 
     n = snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d%sZ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec, frac);
+                 year, month, day, hour, min, sec, frac);
 
     return (n > 0 && (size_t) n < len) ? 0 : -1;
 }

@@ -51,6 +51,9 @@ const char *ngx_http_mcp_map_error_detail(json_t *body, size_t *len);
 
 /* helpers shared by the vendor files (ngx_http_mcp_map.c) */
 
+/* an empty list of names */
+extern const char *const  ngx_http_mcp_map_none[];
+
 int ngx_http_mcp_map_fail(ngx_http_mcp_map_err_t *err, const char *fmt, ...);
 int ngx_http_mcp_map_copy(json_t *dst, const char *dkey, json_t *src,
     const char *skey);
@@ -60,7 +63,8 @@ int ngx_http_mcp_map_rest(json_t *ext, json_t *src, const char *const *known);
 int ngx_http_mcp_map_check_types(json_t *body, const char *const *fields,
     const char *types, ngx_http_mcp_map_err_t *err);
 int ngx_http_mcp_map_is_uri(const char *s);
-void ngx_http_mcp_map_scrub(json_t *json);
+void ngx_http_mcp_map_scrub(const ngx_http_mcp_vendor_t *vendor,
+    json_t *json);
 int ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len);
 
 

@@ -59,6 +59,7 @@ static void ngx_http_mcp_metrics_registries(ngx_http_mcp_metrics_out_t *o,
     ngx_http_mcp_metrics_main_conf_t *mcf, ngx_http_mcp_registry_t *reg);
 static void ngx_http_mcp_metrics_auth_out(ngx_http_mcp_metrics_out_t *o,
     ngx_http_mcp_metrics_node_t *node);
+static void ngx_http_mcp_metrics_key_sources(ngx_http_mcp_metrics_out_t *o);
 static void ngx_http_mcp_metrics_redis(ngx_http_mcp_metrics_out_t *o,
     ngx_http_mcp_metrics_node_t *node);
 static ngx_uint_t ngx_http_mcp_metrics_alive(
@@ -213,6 +214,7 @@ ngx_http_mcp_metrics_page(ngx_http_mcp_metrics_out_t *o,
 
     ngx_http_mcp_metrics_requests(o, mcf, reg);
     ngx_http_mcp_metrics_auth_out(o, mcf->node);
+    ngx_http_mcp_metrics_key_sources(o);
     ngx_http_mcp_metrics_cache(o, mcf, reg);
     ngx_http_mcp_metrics_registries(o, mcf, reg);
     ngx_http_mcp_metrics_redis(o, mcf->node);
@@ -310,6 +312,13 @@ ngx_http_mcp_metrics_auth_out(ngx_http_mcp_metrics_out_t *o,
     file = amcf->files.elts;
 
     for (i = 0; i < amcf->files.nelts; i++) {
+
+        /* a file read again for other issuers: the same keys */
+
+        if (file[i].again) {
+            continue;
+        }
+
         ngx_http_mcp_metrics_printf(o, "mcp_gateway_auth_keys{");
         ngx_http_mcp_metrics_label(o, "file", file[i].name.data,
                                    file[i].name.len);
@@ -317,6 +326,72 @@ ngx_http_mcp_metrics_auth_out(ngx_http_mcp_metrics_out_t *o,
                                     ngx_http_mcp_metrics_key_types[
                                         file[i].type % 3],
                                     file[i].keys->nelts);
+    }
+}
+
+
+/* the JWK Sets from URLs (mcp_auth_jwt_key_request), from their zone */
+
+static void
+ngx_http_mcp_metrics_key_sources(ngx_http_mcp_metrics_out_t *o)
+{
+    ngx_uint_t                       i, m;
+    ngx_http_mcp_jwks_source_t     **src;
+    ngx_http_mcp_jwks_shared_t      *sh;
+    ngx_http_mcp_auth_main_conf_t   *amcf;
+
+    static const char  *names[] = {
+        "mcp_gateway_auth_key_source_keys",
+        "mcp_gateway_auth_key_source_refresh_timestamp_seconds",
+        "mcp_gateway_auth_key_source_fetches",
+        "mcp_gateway_auth_key_source_failures"
+    };
+
+    static const char  *helps[] = {
+        "Usable keys in the last good JWK Set of each key request.",
+        "When each key request last got a usable JWK Set (Unix time; 0: "
+            "never).",
+        "Fetches of each key request's JWK Set.",
+        "Fetches of each key request that got no usable JWK Set (the last "
+            "good keys were kept)."
+    };
+
+    amcf = ngx_http_get_module_main_conf(o->r, ngx_http_mcp_auth_module);
+    src = amcf->sources.elts;
+
+    for (m = 0; m < 4; m++) {
+        ngx_http_mcp_metrics_family(o, names[m],
+                                    (m < 2) ? NGX_HTTP_MCP_METRICS_GAUGE
+                                            : NGX_HTTP_MCP_METRICS_COUNTER,
+                                    helps[m]);
+
+        for (i = 0; i < amcf->sources.nelts; i++) {
+            sh = src[i]->sh;
+
+            if (sh == NULL) {
+                continue;
+            }
+
+            ngx_http_mcp_metrics_printf(o, "%s%s{", names[m],
+                                        (m < 2) ? "" : "_total");
+            ngx_http_mcp_metrics_label(o, "source", src[i]->name.data,
+                                       src[i]->name.len);
+
+            switch (m) {
+            case 0:
+                ngx_http_mcp_metrics_printf(o, "} %ui\n", sh->nkeys);
+                break;
+            case 1:
+                ngx_http_mcp_metrics_printf(o, "} %T\n", sh->fetched);
+                break;
+            case 2:
+                ngx_http_mcp_metrics_printf(o, "} %uA\n", sh->fetches);
+                break;
+            default:
+                ngx_http_mcp_metrics_printf(o, "} %uA\n", sh->failures);
+                break;
+            }
+        }
     }
 }
 

@@ -244,7 +244,9 @@ ngx_http_mcp_postconfiguration(ngx_conf_t *cf)
         return NGX_OK;
     }
 
-    if (ngx_http_mcp_body_init(cf) != NGX_OK) {
+    if (ngx_http_mcp_body_init(cf) != NGX_OK
+        || ngx_http_mcp_internal_check(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -369,6 +371,10 @@ ngx_http_mcp_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
     mlcf->registry_name = value[1];
 
+    if (ngx_http_mcp_internal_route(cf, &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_mcp_handler;
 
@@ -388,6 +394,10 @@ ngx_http_mcp_canonical(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     mlcf->canonical = 1;
+
+    if (ngx_http_mcp_internal_route(cf, NULL) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_mcp_handler;

@@ -49,6 +49,7 @@ typedef struct {
     ngx_http_mcp_registry_health_t *health;
 
     ngx_flag_t                      filters;    /* registered */
+    ngx_array_t                    *routes;     /* servers with routes */
 } ngx_http_mcp_main_conf_t;
 
 
@@ -102,6 +103,10 @@ typedef struct {
     unsigned                        eof:1;      /* last buffer seen */
     unsigned                        too_large:1;
     unsigned                        in_file:1;
+
+    /* nginx ended the subrequest with an error after its header (a bad
+     * chunk, a reset): the answer is malformed, whatever came of it */
+    unsigned                        broken:1;
 } ngx_http_mcp_capture_t;
 
 
@@ -209,8 +214,17 @@ ngx_int_t ngx_http_mcp_filter_init(ngx_conf_t *cf);
 json_t *ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
     ngx_str_t *error);
 ngx_int_t ngx_http_mcp_json_track(ngx_http_request_t *r, json_t *json);
+void ngx_http_mcp_json_release(ngx_http_request_t *r, json_t *json);
 ngx_int_t ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json,
     ngx_chain_t **out);
+
+/* ngx_http_mcp_internal.c: the locations of subrequests are internal */
+ngx_int_t ngx_http_mcp_internal_route(ngx_conf_t *cf, ngx_str_t *registry);
+ngx_int_t ngx_http_mcp_internal_check(ngx_conf_t *cf);
+ngx_int_t ngx_http_mcp_internal_find(ngx_http_core_srv_conf_t *cscf,
+    ngx_str_t *uri, ngx_http_core_loc_conf_t **clcf);
+ngx_int_t ngx_http_mcp_internal_refuse(ngx_http_request_t *r,
+    const char *what);
 
 /* ngx_http_mcp_var.c */
 ngx_int_t ngx_http_mcp_add_variables(ngx_conf_t *cf);

@@ -16,9 +16,30 @@
 
 static ngx_int_t ngx_http_mcp_subrequest_done(ngx_http_request_t *r,
     void *data, ngx_int_t rc);
+static ngx_int_t ngx_http_mcp_subrequest_headers(ngx_http_request_t *sr);
 
 
 static ngx_str_t  ngx_http_mcp_put_method = ngx_string("PUT");
+
+
+typedef struct {
+    ngx_str_t    name;
+    ngx_uint_t   prefix;        /* every header whose name starts so */
+} ngx_http_mcp_header_t;
+
+
+/* the client's headers the registry is not given: see below */
+
+static const ngx_http_mcp_header_t  ngx_http_mcp_dropped[] = {
+    { ngx_string("Authorization"), 0 },
+    { ngx_string("Proxy-Authorization"), 0 },
+    { ngx_string("Cookie"), 0 },
+    { ngx_string("Content-Encoding"), 0 },
+    { ngx_string("X-"), 1 },
+    { ngx_string("If-"), 1 },
+    { ngx_string("Range"), 0 },
+    { ngx_null_string, 0 }
+};
 
 
 #define NGX_HTTP_MCP_CAPTURE_MIN  16384
@@ -87,6 +108,10 @@ ngx_http_mcp_subrequest_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 
     sr->headers_in.chunked = 0;
 
+    if (ngx_http_mcp_subrequest_headers(sr) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ctx->forward == NULL) {
         sr->method = NGX_HTTP_GET;
         sr->headers_in.content_length_n = -1;
@@ -139,6 +164,92 @@ ngx_http_mcp_subrequest_start(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 }
 
 
+/*
+ * The client's headers the registry is not given (the subrequest's list
+ * is made anew; the client's stays as it was):
+ *
+ *   - Authorization, Proxy-Authorization: the caller's token is the
+ *     gateway's; a registry is given the gateway's own credential
+ *     (proxy_set_header Authorization in its location), and a location
+ *     that forgets to set one sends none, never the caller's;
+ *   - Cookie: a browser's cookies may hold the caller's token
+ *     (mcp_auth_jwt token=$cookie_...), and are the gateway's, not the
+ *     vendor's;
+ *   - Content-Encoding: the body sent is the one the module read and
+ *     checked as JSON, never encoded;
+ *   - X-*: X-Forwarded-For, X-User, X-Tenant, X-Api-Key...  are what a
+ *     registry behind a gateway may trust; the gateway vouches for none
+ *     of the client's (the registry's location sets its own with
+ *     proxy_set_header, which still applies: X-MCP-Caller $mcp_jwt_sub);
+ *   - If-* and Range: the module needs the whole answer, a 200 it can
+ *     check and keep for every caller, not a 304 or a 206.
+ *
+ * Everything else (User-Agent, Accept-Language, traceparent...) goes as
+ * proxy_pass would send it.  Content-Length and Transfer-Encoding
+ * are proxy_pass's own, from the body the module gives it.
+ */
+
+static ngx_int_t
+ngx_http_mcp_subrequest_headers(ngx_http_request_t *sr)
+{
+    ngx_uint_t                    i;
+    ngx_list_t                    headers;
+    ngx_table_elt_t              *h, *nh;
+    ngx_list_part_t              *part;
+    const ngx_http_mcp_header_t  *d;
+
+    if (ngx_list_init(&headers, sr->pool, 16, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &sr->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        for (d = ngx_http_mcp_dropped; d->name.len; d++) {
+            if ((h[i].key.len == d->name.len
+                 || (d->prefix && h[i].key.len > d->name.len))
+                && ngx_strncasecmp(h[i].key.data, d->name.data, d->name.len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (d->name.len) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                           "mcp subrequest without header \"%V\"",
+                           &h[i].key);
+            continue;
+        }
+
+        nh = ngx_list_push(&headers);
+        if (nh == NULL) {
+            return NGX_ERROR;
+        }
+
+        *nh = h[i];
+    }
+
+    sr->headers_in.headers = headers;
+
+    return NGX_OK;
+}
+
+
 /* the subrequest is done: the connection's log level comes back */
 
 void
@@ -168,6 +279,24 @@ ngx_http_mcp_subrequest_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
 
     if (ctx->capture.status == 0 && rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         ctx->capture.status = rc;
+    }
+
+    /*
+     * An upstream that fails once its header went through the filters
+     * (an invalid chunk, a chunk size over 2^63, a reset) ends the
+     * subrequest with NGX_ERROR, which nginx passes on to the main
+     * request: the client's connection would be closed without an
+     * answer.  The failure is the registry's, not the client's: it is
+     * recorded, and the parent answers a 502.  A client that went away
+     * (c->error) still ends everything.
+     */
+
+    if (rc == NGX_ERROR && !r->connection->error) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mcp subrequest failed after its header");
+
+        ctx->capture.broken = 1;
+        return NGX_OK;
     }
 
     return rc;

@@ -90,6 +90,18 @@ typedef struct {
     void               (*redact)(json_t *body);
 
     /*
+     * the objects the vendor's docs call credentials (Gatana's
+     * "serverCredentials"), wherever they are in an answer, and the
+     * members its docs show them to have that describe the credential
+     * (whether a token is set, when it expires) rather than hold it.
+     * Every other member of such an object is a secret, whatever its
+     * name; so are those of any object named "...credentials".  Names
+     * are compared as the scrub compares them: case, "_" and "-" aside.
+     */
+    const char *const   *credentials;
+    const char *const   *credential_fields;
+
+    /*
      * what a canonical update cannot set on this vendor (fields, auth.*
      * fields), and the extensions.<name>.* fields it can: checked by
      * ngx_http_mcp_map_update() before from_canonical()

@@ -224,6 +224,8 @@ const ngx_http_mcp_vendor_t  ngx_http_mcp_vendor_barndoor = {
     ngx_http_mcp_barndoor_from_canonical,
     ngx_http_mcp_barndoor_check_native,
     NULL,                       /* the generic scrub does it all */
+    ngx_http_mcp_map_none,      /* no credentials objects in its docs */
+    ngx_http_mcp_map_none,
     ngx_http_mcp_barndoor_refused,
     ngx_http_mcp_barndoor_refused_auth,
     ngx_http_mcp_barndoor_extensions,

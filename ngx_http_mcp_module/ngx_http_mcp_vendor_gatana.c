@@ -465,6 +465,17 @@ static const char *const  ngx_http_mcp_gatana_refused_auth[] = {
     "oauth_scopes", NULL
 };
 
+/* the answer's credentials objects, and what the docs show of them */
+
+static const char *const  ngx_http_mcp_gatana_credentials[] = {
+    "serverCredentials", "currentUserCredentials", NULL
+};
+
+static const char *const  ngx_http_mcp_gatana_credential_fields[] = {
+    "type", "hasAccessToken", "accessTokenExpiry", "hasRefreshToken",
+    "subject", "email", "createdAt", "lastUsedAt", NULL
+};
+
 
 /* $mcp_changed_fields */
 
@@ -496,6 +507,8 @@ const ngx_http_mcp_vendor_t  ngx_http_mcp_vendor_gatana = {
     ngx_http_mcp_gatana_from_canonical,
     ngx_http_mcp_gatana_check_native,
     ngx_http_mcp_gatana_redact,
+    ngx_http_mcp_gatana_credentials,
+    ngx_http_mcp_gatana_credential_fields,
     ngx_http_mcp_gatana_refused,
     ngx_http_mcp_gatana_refused_auth,
     ngx_http_mcp_gatana_ext_fields,

@@ -434,6 +434,8 @@ const ngx_http_mcp_vendor_t  ngx_http_mcp_vendor_kambrium = {
     ngx_http_mcp_kambrium_from_canonical,
     ngx_http_mcp_kambrium_check_native,
     NULL,                       /* the generic scrub does it all */
+    ngx_http_mcp_map_none,      /* no credentials objects in its docs */
+    ngx_http_mcp_map_none,
     ngx_http_mcp_kambrium_refused,
     ngx_http_mcp_kambrium_refused_auth,
     ngx_http_mcp_kambrium_extensions,

@@ -39,7 +39,7 @@ def gw(module_nginx):
      "The access token is from an issuer that is not accepted."),
     (dict(aud="other-api"), "The access token is for another audience."),
     (dict(aud=["a", "b"]), "The access token is for another audience."),
-    (dict(aud=None), "The access token is for another audience."),
+    (dict(aud=None), "The access token lacks a required claim."),
     (dict(sub=42), "The access token lacks a required claim."),
 ])
 def test_claims_are_checked(gw, demo_keys, change, description):

@@ -544,6 +544,34 @@ def test_a_custom_key(cache_gw, mocks, demo_keys):
     assert fetches(mocks, "kambrium") == 2
 
 
+def test_no_two_callers_share_a_key_by_its_separators(cache_gw, mocks,
+                                                      demo_keys):
+    """issue 12, 1: the key's parts are not joined with ":", so a subject
+    with ":" in it and a query string ending in ":" make two entries"""
+    ngx = cache_gw()
+    path = native("kambrium", "srv_123abc")
+
+    first = ngx.get(path + "?x:", headers=token(demo_keys, "rt-alice"))
+    second = ngx.get(path, headers=token(demo_keys, "rt-alice:x"))
+
+    assert first.status_code == second.status_code == 200
+    assert [status(first), status(second)] == ["MISS", "MISS"]
+    assert fetches(mocks, "kambrium", "srv_123abc") == 2
+
+
+def test_a_custom_key_is_unambiguous_too(cache_gw, mocks, demo_keys):
+    ngx = cache_gw(server='mcp_cache_key "$http_x_a:$http_x_b";')
+    alice = token(demo_keys)
+
+    def get(a, b):
+        return status(ngx.get(native("kambrium"),
+                              headers=dict(alice, **{"X-A": a, "X-B": b})))
+
+    assert [get("p:q", "r"), get("p", "q:r"), get("p:q", "r"),
+            get("p", "q:r")] == ["MISS", "MISS", "HIT", "HIT"]
+    assert fetches(mocks, "kambrium") == 2
+
+
 def test_without_authentication_the_credentials_split_the_key(
         nginx, mocks, redis_server):
     """no JWT subject: callers presenting different Authorization headers
@@ -1174,6 +1202,9 @@ def test_nginx_t_opens_no_connection(cache_gw, mocks):
     ("mcp_cache_key_prefix \"a{b\";", "", "must not contain"),
     ("", "mcp_cache_statuses 200 99;", "invalid status \"99\""),
     ("", "mcp_cache_ttl 0;", "must be positive"),
+    ("", "mcp_cache_key \"$1:$mcp_server_id\";", "invalid variable"),
+    ("", "mcp_cache_key \"${mcp_view\";", "invalid variable"),
+    ("", "mcp_cache_key \"$no_such_variable\";", "unknown \"no_such_variable\""),
 ])
 def test_configuration_errors(cache_gw, http, server, message):
     ngx = cache_gw(http=http, server=server, start=False)
@@ -1258,7 +1289,7 @@ def test_every_key_of_a_server_shares_one_hash_slot(cache_gw, mocks,
 
     keys = sorted(set(keyspace(rdb)) | set(locks))
     shape = re.compile(r"^gw1:\{(kambrium|barndoor|gatana):([^{}]+)\}:"
-                       r"(gen|entries|lock:[0-9a-f]{40})$")
+                       r"(gen|entries|lock:[0-9a-f]{64})$")
     assert locks, "the lock of the slow miss was seen"
     servers = {}
     for key in keys:

@@ -180,8 +180,8 @@ def test_openmetrics_when_asked(nginx, mocks, auth):
     gw = gateway(nginx, mocks)
     assert gw.get(NATIVE["kambrium"] + "123", headers=auth).ok
 
+    settled(gw, 1)                              # the GET counted
     text, om = scrape(gw, openmetrics=True)     # the strict parser
-    settled(gw, 1)
     _, prom = scrape(gw)
 
     assert text.endswith("\n# EOF\n")

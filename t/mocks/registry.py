@@ -16,12 +16,20 @@ Control endpoints (never authenticated, never counted):
   GET  /_mock/requests   {"counts": {"METHOD path": n}, "total": n, "last": {...}|null}
   POST /_mock/reset      restore seed state, clear counts and faults -> 200 {}
   GET  /_mock/fault      current fault config (or null)
-  POST /_mock/fault      {"mode": none|latency|late|status500|nonjson|reset|truncate|shape|leak,
-                          "delay_ms": int, "count": int, "methods": ["GET", ...]}
+  POST /_mock/fault      {"mode": none|latency|late|status500|nonjson|reset|truncate|shape|leak
+                                  |nul|badchunk|hugechunk|status999|inject,
+                          "delay_ms": int, "count": int, "methods": ["GET", ...],
+                          "merge": {...}}
                          latency: waits delay_ms, then handles the request;
                          late: handles it at once (reads or writes the record)
                          and answers delay_ms later, as a registry answering
                          from a snapshot taken before a concurrent write
+                         nul: the answer with a NUL byte before its first ","
+                         badchunk, hugechunk: the answer chunked, its second chunk
+                           size "zz" or over 2^63, then the connection closed
+                         status999: the answer with the status 999
+                         inject: the answer with "merge" merged into it (objects
+                           member by member, anything else replaced)
   POST /_mock/files      gatana only: {"count": N} -> N generated `files` entries
 """
 
@@ -42,8 +50,9 @@ JSON = "application/json"
 HTML_BODY = (b"<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
              b"<body><h1>Service temporarily unavailable</h1>"
              b"<p>The upstream is under maintenance.</p></body></html>")
-FAULT_MODES = ("none", "latency", "late", "status500", "nonjson", "reset", "truncate",
-               "shape", "leak")
+FAULT_MODES = ("none", "latency", "late", "status500", "nonjson", "reset",
+               "truncate", "shape", "leak", "nul", "badchunk", "hugechunk",
+               "status999", "inject")
 MAX_GENERATED_FILES = 200000          # ~60 MiB of JSON; plenty for size tests
 
 
@@ -73,6 +82,16 @@ def bad_types(body, spec):
 # --------------------------------------------------------------------------
 # Seed data.  Each function returns a fresh, independent structure.
 # --------------------------------------------------------------------------
+
+def merge(payload, extra):
+    """extra merged into payload: objects member by member"""
+    if not (isinstance(payload, dict) and isinstance(extra, dict)):
+        return copy.deepcopy(extra)
+    out = dict(payload)
+    for k, v in extra.items():
+        out[k] = merge(payload.get(k), v) if isinstance(v, dict) else copy.deepcopy(v)
+    return out
+
 
 def seed_kambrium():
     # One record per id holding the union of both documented envelopes.
@@ -582,6 +601,29 @@ class Handler(BaseHTTPRequestHandler):
         self.rfile.close()
         self.connection.close()
 
+    def _send_chunked_badly(self, status, body, size_line):
+        """the body in two chunks, the second announced by size_line"""
+        body = json.dumps(body, separators=(",", ":")).encode()
+        half = len(body) // 2
+        self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", JSON)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(b"%x\r\n" % half + body[:half] + b"\r\n"
+                         + size_line + b"\r\n" + body[half:] + b"\r\n0\r\n\r\n")
+        self.wfile.flush()
+
+    def _send_status(self, status, body):
+        """any status, even one HTTP has not (http.server refuses none)"""
+        body = json.dumps(body, separators=(",", ":")).encode()
+        self.close_connection = True
+        self.wfile.write(b"HTTP/1.1 %d Odd\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n"
+                         % (status, len(body)) + body)
+        self.wfile.flush()
+
     def _send_truncated(self):
         """Promise more bytes than we send, then close the connection."""
         full = b'{"truncated":true,"padding":"' + b"x" * 4096 + b'"}'
@@ -621,10 +663,22 @@ class Handler(BaseHTTPRequestHandler):
             if mode == "shape":     # valid JSON, but not the vendor's shape
                 return self._send(200, {"items": [], "next": None})
         status, payload, extra = api.handle(self.command, path, self.headers, raw)
-        if fault and fault["mode"] == "leak" and status == 200:
+        mode = fault["mode"] if fault else None
+        if mode == "leak" and status == 200:
             payload = api.leak(payload)
-        if fault and fault["mode"] == "late" and fault["delay_ms"]:
+        if mode == "late" and fault["delay_ms"]:
             time.sleep(fault["delay_ms"] / 1000.0)
+        if mode == "inject" and status == 200:
+            payload = merge(payload, fault["merge"])
+        if mode == "nul":
+            text = json.dumps(payload, separators=(",", ":")).encode()
+            return self._send(status, text.replace(b",", b"\0,", 1), extra=extra)
+        if mode == "badchunk":
+            return self._send_chunked_badly(status, payload, b"zz")
+        if mode == "hugechunk":
+            return self._send_chunked_badly(status, payload, b"1" + b"0" * 16)
+        if mode == "status999":
+            return self._send_status(999, payload)
         self._send(status, payload, extra=extra)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
@@ -678,12 +732,16 @@ class Handler(BaseHTTPRequestHandler):
         if methods is not None and not (isinstance(methods, list)
                                         and all(isinstance(m, str) for m in methods)):
             return self._send(400, {"error": "methods must be a list of strings"})
+        merged = body.get("merge")
+        if mode == "inject" and not isinstance(merged, dict):
+            return self._send(400, {"error": "inject needs a \"merge\" object"})
         if mode in ("latency", "late") and delay is None:
             delay = 1000
         fault = None
         if mode != "none":
             fault = {"mode": mode, "delay_ms": delay or 0, "count": count,
-                     "methods": [m.upper() for m in methods] if methods is not None else None}
+                     "methods": [m.upper() for m in methods] if methods is not None else None,
+                     "merge": merged}
         with self.server.state.lock:
             self.server.state.fault = fault
         return self._send(200, {"fault": fault})

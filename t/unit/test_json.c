@@ -309,6 +309,63 @@ test_random_documents(void **state)
 }
 
 
+/*
+ * The strict loader: jansson skips a NUL byte after a literal or a
+ * number; the loader refuses every NUL, and says where.
+ */
+
+static void
+test_a_nul_byte_is_never_json(void **state)
+{
+    size_t         i, len;
+    json_t        *json;
+    json_error_t   err;
+    char           text[64];
+
+    static const char  *docs[] = {
+        "{\"agent_enabled\":true,\"name\":\"n\"}",
+        "[1,2,3]",
+        "{\"a\":null,\"b\":-1.5e3}",
+        NULL
+    };
+
+    (void) state;
+
+    for (i = 0; docs[i]; i++) {
+        json = ngx_http_mcp_json_loadb(docs[i], strlen(docs[i]), &err);
+        assert_non_null(json);
+        json_decref(json);
+
+        /* a NUL after each byte in turn */
+
+        for (len = 1; len < strlen(docs[i]); len++) {
+            memcpy(text, docs[i], len);
+            text[len] = '\0';
+            strcpy(text + len + 1, docs[i] + len);
+
+            json = ngx_http_mcp_json_loadb(text, strlen(docs[i]) + 1, &err);
+            assert_null(json);
+            assert_int_equal(err.position, len);
+            assert_int_equal(err.line, -1);
+            assert_string_equal(err.text, NGX_HTTP_MCP_JSON_NUL);
+        }
+    }
+
+    /* what jansson alone lets through */
+
+    json = json_loadb("{\"a\":true\0,\"b\":1}", 17, 0, &err);
+    assert_non_null(json);
+    json_decref(json);
+
+    assert_null(ngx_http_mcp_json_loadb("{\"a\":true\0,\"b\":1}", 17, &err));
+    assert_int_equal(err.position, 9);
+
+    /* and the duplicate members it is asked to refuse */
+
+    assert_null(ngx_http_mcp_json_loadb("{\"a\":1,\"a\":2}", 13, &err));
+}
+
+
 int
 main(void)
 {
@@ -318,6 +375,7 @@ main(void)
         cmocka_unit_test(test_numbers_and_constants),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_random_documents),
+        cmocka_unit_test(test_a_nul_byte_is_never_json),
     };
 
     return cmocka_run_group_tests_name("ngx_http_mcp_json", tests, NULL,

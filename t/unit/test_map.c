@@ -200,7 +200,7 @@ test_gatana_answer_without_secrets(void **state)
 
     body = fixture("gatana-put-answer.json");
     server = server_of(GATANA, "gatana", "string", body);
-    ngx_http_mcp_map_scrub(server);
+    ngx_http_mcp_map_scrub(GATANA, server);
 
     assert_string_equal(str(server, "id"), "gatana:string");
     assert_string_equal(str(server, "status"), "active");
@@ -494,7 +494,7 @@ round_trip(const ngx_http_mcp_vendor_t *vendor, const char *file, json_t *body, 
     ngx_http_mcp_map_err_t   err;
 
     server = server_of(vendor, "r", "123", body);
-    ngx_http_mcp_map_scrub(server);
+    ngx_http_mcp_map_scrub(vendor, server);
 
     update = writable(server, fields, ext);
 
@@ -596,7 +596,7 @@ test_round_trips(void **state)
         ngx_http_mcp_map_err_t   err;
 
         server = server_of(GATANA, "r", "s", g);
-        ngx_http_mcp_map_scrub(server);
+        ngx_http_mcp_map_scrub(GATANA, server);
         update = writable(server, gatana_fields, gatana_ext);
         put = ngx_http_mcp_map_update(GATANA, update, &err);
         assert_non_null(put);
@@ -677,6 +677,175 @@ test_errors_and_times(void **state)
 }
 
 
+/*
+ * Timestamps are real RFC 3339 dates before they are converted: an
+ * impossible one is refused (and kept as the vendor sent it, under
+ * extensions), never turned into another date.
+ */
+
+static const char *
+utc(const char *in)
+{
+    static char  buf[64];
+
+    if (ngx_http_mcp_map_normalize_time(in, buf, sizeof(buf)) != 0) {
+        return "invalid";
+    }
+
+    return buf;
+}
+
+
+static void
+test_impossible_timestamps(void **state)
+{
+    (void) state;
+
+    /* month lengths and leap years */
+    assert_string_equal(utc("2023-02-30T10:00:00Z"), "invalid");
+    assert_string_equal(utc("2023-02-29T10:00:00Z"), "invalid");
+    assert_string_equal(utc("2024-02-29T10:00:00Z"), "2024-02-29T10:00:00Z");
+    assert_string_equal(utc("1900-02-29T00:00:00Z"), "invalid");
+    assert_string_equal(utc("2000-02-29T00:00:00Z"), "2000-02-29T00:00:00Z");
+    assert_string_equal(utc("2025-04-31T00:00:00Z"), "invalid");
+    assert_string_equal(utc("2025-04-30T00:00:00Z"), "2025-04-30T00:00:00Z");
+    assert_string_equal(utc("2025-00-10T00:00:00Z"), "invalid");
+    assert_string_equal(utc("2025-01-00T00:00:00Z"), "invalid");
+
+    /* years 0001 to 9999, before and after the offset */
+    assert_string_equal(utc("0000-01-01T00:00:00+02:00"), "invalid");
+    assert_string_equal(utc("0000-01-01T00:00:00Z"), "invalid");
+    assert_string_equal(utc("0001-01-01T00:00:00Z"), "0001-01-01T00:00:00Z");
+    assert_string_equal(utc("0001-01-01T00:00:00+02:00"), "invalid");
+    assert_string_equal(utc("0001-01-01T03:00:00+02:00"),
+                        "0001-01-01T01:00:00Z");
+    assert_string_equal(utc("9999-12-31T23:00:00Z"), "9999-12-31T23:00:00Z");
+    assert_string_equal(utc("9999-12-31T23:00:00-02:00"), "invalid");
+
+    /* offsets within +-23:59 */
+    assert_string_equal(utc("2025-06-27T10:00:00+29:00"), "invalid");
+    assert_string_equal(utc("2025-06-27T10:00:00+24:00"), "invalid");
+    assert_string_equal(utc("2025-06-27T10:00:00+23:60"), "invalid");
+    assert_string_equal(utc("2025-06-27T10:00:00+23:59"),
+                        "2025-06-26T10:01:00Z");
+    assert_string_equal(utc("2025-06-27T10:00:00-23:59"),
+                        "2025-06-28T09:59:00Z");
+    assert_string_equal(utc("2025-06-27T10:00:00-00:00"),
+                        "2025-06-27T10:00:00Z");
+
+    /* times of day */
+    assert_string_equal(utc("2025-06-27T24:00:00Z"), "invalid");
+    assert_string_equal(utc("2025-06-27T23:60:00Z"), "invalid");
+    assert_string_equal(utc("2025-06-27T23:59:61Z"), "invalid");
+
+    /* a leap second only where one can be: 23:59:60 UTC, a month's end */
+    assert_string_equal(utc("2016-12-31T23:59:60Z"), "2016-12-31T23:59:60Z");
+    assert_string_equal(utc("2017-01-01T00:59:60+01:00"),
+                        "2016-12-31T23:59:60Z");
+    assert_string_equal(utc("2016-12-30T23:59:60Z"), "invalid");
+    assert_string_equal(utc("2016-12-31T12:00:60Z"), "invalid");
+
+    /* the shape */
+    assert_string_equal(utc("2025-06-27T10:00:00.Z"), "invalid");
+    assert_string_equal(utc("2025-06-27T10:00:00.123456789Z"),
+                        "2025-06-27T10:00:00.123456789Z");
+    assert_string_equal(utc("2025-06-27t10:00:00z"), "2025-06-27T10:00:00Z");
+
+    /* every digit of a fraction is kept, or none is taken (t/fuzz found
+     * digits beyond the 14th cut off) */
+    assert_string_equal(utc("2023-11-07T07:31:56.3333322312322323123232023Z"),
+                        "2023-11-07T07:31:56.3333322312322323123232023Z");
+    assert_string_equal(utc("2023-11-07T07:31:56."
+                            "123456789012345678901234567890Z"),
+                        "2023-11-07T07:31:56."
+                        "123456789012345678901234567890Z");
+    assert_string_equal(utc("2023-11-07T07:31:56."
+                            "1234567890123456789012345678901Z"), "invalid");
+    assert_string_equal(utc("+2025-06-27T10:00:00Z"), "invalid");
+    assert_string_equal(utc("2025-6-27T10:00:00Z"), "invalid");
+    assert_string_equal(utc("2025-06-27T10:00:00+0200"), "invalid");
+    assert_string_equal(utc("2025-06-27T10:00:00Z "), "invalid");
+    assert_string_equal(utc("-001-12-31T22:00:00Z"), "invalid");
+}
+
+
+/* an impossible date is kept as sent, under extensions, not converted */
+
+static void
+test_an_impossible_date_is_kept_as_sent(void **state)
+{
+    json_t                  *body, *server, *ext;
+    ngx_http_mcp_map_err_t   err;
+
+    (void) state;
+
+    body = fixture("gatana-put-answer.json");
+    json_object_set_new(json_object_get(body, "server"), "createdAt",
+                        json_string("2023-02-30T10:00:00Z"));
+    json_object_set_new(json_object_get(body, "server"), "updatedAt",
+                        json_string("2023-03-01T10:00:00+02:00"));
+
+    server = ngx_http_mcp_map_server(GATANA, "g", 1, "string", 6, body,
+                                     &err);
+    assert_non_null(server);
+
+    assert_null(json_object_get(server, "created_at"));
+    assert_string_equal(str(server, "updated_at"), "2023-03-01T08:00:00Z");
+
+    ext = json_object_get(json_object_get(server, "extensions"), "gatana");
+    assert_string_equal(str(ext, "createdAt"), "2023-02-30T10:00:00Z");
+    assert_null(json_object_get(ext, "updatedAt"));
+
+    json_decref(server);
+    json_decref(body);
+}
+
+
+/* secrets by what they are: one name in every case style */
+
+static void
+test_secret_names_in_any_style(void **state)
+{
+    char    *text;
+    json_t  *body;
+
+    (void) state;
+
+    body = json_loads("{\"clientSecret\": \"a\", \"client_secret\": \"b\","
+                      " \"ClientSecret\": \"c\", \"access-token\": \"d\","
+                      " \"X-Api-Key\": \"e\", \"oauth2_client_secret\": \"f\","
+                      " \"REFRESH_TOKEN\": \"g\", \"token\": \"h\","
+                      " \"privateKey\": {\"k\": 1}, \"apikeys\": [\"i\"],"
+                      " \"authorization\": \"Bearer j\","
+                      " \"hasAccessToken\": true, \"accessTokenExpiry\": \"x\","
+                      " \"credentialsScope\": \"server\", \"name\": \"n\","
+                      " \"authorization2\": {\"method\": \"none\"},"
+                      " \"nested\": [{\"userPassword\": \"k\"}],"
+                      " \"serverCredentials\": {\"type\": \"oauth\","
+                      "   \"hasRefreshToken\": false, \"opaque\": \"l\","
+                      "   \"accessToken\": \"m\"},"
+                      " \"moreCredentials\": [{\"email\": \"e@x\","
+                      "   \"blob\": \"o\"}, \"p\"]}", 0, NULL);
+    assert_non_null(body);
+
+    ngx_http_mcp_map_scrub(GATANA, body);
+
+    text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(text,
+                        "{\"hasAccessToken\":true,"
+                        "\"accessTokenExpiry\":\"x\","
+                        "\"credentialsScope\":\"server\",\"name\":\"n\","
+                        "\"authorization2\":{\"method\":\"none\"},"
+                        "\"nested\":[{}],"
+                        "\"serverCredentials\":{\"type\":\"oauth\","
+                        "\"hasRefreshToken\":false},"
+                        "\"moreCredentials\":[{\"email\":\"e@x\"},null]}");
+
+    free(text);
+    json_decref(body);
+}
+
+
 int
 main(void)
 {
@@ -690,6 +859,9 @@ main(void)
         cmocka_unit_test(test_canonical_updates),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_errors_and_times),
+        cmocka_unit_test(test_impossible_timestamps),
+        cmocka_unit_test(test_secret_names_in_any_style),
+        cmocka_unit_test(test_an_impossible_date_is_kept_as_sent),
     };
 
     return cmocka_run_group_tests_name("ngx_http_mcp_map", tests, NULL, NULL);

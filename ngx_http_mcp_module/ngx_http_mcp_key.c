@@ -1,0 +1,111 @@
+
+/*
+ * Copyright (C) ngx_http_mcp_module authors
+ *
+ * The field of a cache entry (ngx_http_mcp_key.h).  SHA-256 rather than
+ * SHA-1: a part of the key is the caller's query string, and SHA-1 has
+ * chosen-prefix collisions, so with SHA-1 a caller could make his key
+ * hash like another caller's.
+ */
+
+
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "ngx_http_mcp_key.h"
+
+
+static void
+ngx_http_mcp_key_len(unsigned char *p, size_t len)
+{
+    int  i;
+
+    for (i = NGX_HTTP_MCP_KEY_LEN_SIZE - 1; i >= 0; i--) {
+        p[i] = (unsigned char) (len & 0xff);
+        len >>= 8;
+    }
+}
+
+
+size_t
+ngx_http_mcp_key_encode(const ngx_http_mcp_key_part_t *parts, size_t n,
+    unsigned char *out)
+{
+    size_t          i;
+    unsigned char  *p;
+
+    p = out;
+
+    for (i = 0; i < n; i++) {
+        ngx_http_mcp_key_len(p, parts[i].len);
+        p += NGX_HTTP_MCP_KEY_LEN_SIZE;
+
+        if (parts[i].len) {
+            memcpy(p, parts[i].data, parts[i].len);
+            p += parts[i].len;
+        }
+    }
+
+    return p - out;
+}
+
+
+int
+ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
+    unsigned char *field)
+{
+    size_t                i;
+    unsigned int          len;
+    unsigned char         size[NGX_HTTP_MCP_KEY_LEN_SIZE];
+    unsigned char         digest[EVP_MAX_MD_SIZE];
+    static EVP_MD        *sha256;
+    static EVP_MD_CTX    *ctx;
+    static const char     hex[] = "0123456789abcdef";
+
+    /*
+     * fetched once per process and kept: a hit computes one field, and
+     * EVP_MD_fetch() is a lookup in the provider's tables
+     */
+
+    if (sha256 == NULL) {
+        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        if (sha256 == NULL) {
+            return -1;
+        }
+    }
+
+    if (ctx == NULL) {
+        ctx = EVP_MD_CTX_new();
+        if (ctx == NULL) {
+            return -1;
+        }
+    }
+
+    if (EVP_DigestInit_ex2(ctx, sha256, NULL) != 1) {
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        ngx_http_mcp_key_len(size, parts[i].len);
+
+        if (EVP_DigestUpdate(ctx, size, sizeof(size)) != 1
+            || EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) != 1)
+        {
+            return -1;
+        }
+    }
+
+    if (EVP_DigestFinal_ex(ctx, digest, &len) != 1
+        || len != NGX_HTTP_MCP_KEY_DIGEST_LEN)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < NGX_HTTP_MCP_KEY_DIGEST_LEN; i++) {
+        *field++ = hex[digest[i] >> 4];
+        *field++ = hex[digest[i] & 0xf];
+    }
+
+    return 0;
+}
