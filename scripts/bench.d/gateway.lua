@@ -57,6 +57,7 @@ local str_find = string.find
 local str_match = string.match
 local str_format = string.format
 local str_lower = string.lower
+local str_gsub = string.gsub
 local str_sub = string.sub
 local floor = math.floor
 
@@ -67,12 +68,22 @@ local cache_ttl = 300
 
 local KAMBRIUM_PATH = "/api/v1/mcp-servers/"
 
--- the module's secret names (ngx_http_mcp_map.c), compared in lower case
-local SECRET_KEYS = {
-    api_key = true, apikey = true, apikeys = true, client_secret = true,
-    oauth2_client_secret = true, secret = true, password = true,
-    access_token = true, refresh_token = true, id_token = true,
+-- the module's secret names (ngx_http_mcp_map.c), compared as it compares
+-- them: lower case letters and digits only; any name that ends with one
+-- of the first list, or is one of the second ("string": only when the
+-- value is a string); a boolean is never a secret
+local SECRET_SUFFIXES = {
+    "secret", "secrets", "password", "passwd", "passphrase", "token",
+    "apikey", "apikeys", "privatekey",
 }
+
+local SECRET_NAMES = {
+    credential = "any", authorization = "string", cookie = "string",
+}
+
+-- a member whose name ends so holds credentials: none of its members
+-- stays (Kambrium documents none that describe them)
+local CREDENTIALS = "credentials"
 
 local SCOPE_CLAIMS = { "scope", "scp" }
 
@@ -300,7 +311,15 @@ end
 
 -- the canonical server -----------------------------------------------------
 
-local DAYS = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+local DAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+
+local function mdays(y, m)
+    if m == 2 and y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) then
+        return 29
+    end
+    return DAYS[m]
+end
+
 
 -- days since 1970-01-01 of a civil date (H. Hinnant's algorithm)
 local function days_from_civil(y, m, d)
@@ -330,27 +349,30 @@ local function civil_from_days(z)
 end
 
 
--- "2023-11-07T07:31:56.5+02:00" -> "2023-11-07T05:31:56.5Z", or nil
+-- "2023-11-07T07:31:56.5+02:00" -> "2023-11-07T05:31:56.5Z", or nil for
+-- what is not a real RFC 3339 date-time, as the module has it: a day its
+-- month has, years 0001 to 9999 on both sides of the offset, offsets
+-- within 23:59, a leap second only at 23:59:60 UTC on a month's last
+-- day, a fraction of at most 30 digits kept whole
 local function normalize_time(s)
-    local y, mo, d, t, h, mi, sec, rest = str_match(s,
-        "^(%d%d%d%d)%-(%d%d)%-(%d%d)([Tt ])(%d%d):(%d%d):(%d%d)(.*)$")
+    local y, mo, d, h, mi, sec, rest = str_match(s,
+        "^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt ](%d%d):(%d%d):(%d%d)(.*)$")
     if not y then
         return nil
     end
     y, mo, d, h, mi, sec = tonumber(y), tonumber(mo), tonumber(d),
                            tonumber(h), tonumber(mi), tonumber(sec)
-    if mo < 1 or mo > 12 or d < 1 or d > DAYS[mo] or h > 23 or mi > 59
-       or sec > 60
+    if y < 1 or mo < 1 or mo > 12 or d < 1 or d > mdays(y, mo) or h > 23
+       or mi > 59 or sec > 60
     then
         return nil
-    end
-    if rest == "Z" and t == "T" then
-        return s                            -- already the canonical form
     end
 
     local frac, zone = str_match(rest, "^(%.%d+)(.*)$")
     if frac then
-        frac = str_sub(frac, 1, 15)         -- at most 14 digits kept
+        if #frac > 31 then
+            return nil
+        end
     else
         frac, zone = "", rest
     end
@@ -360,21 +382,30 @@ local function normalize_time(s)
         off = 0
     else
         local sign, oh, om = str_match(zone, "^([+-])(%d%d):(%d%d)$")
-        if not sign then
+        if not sign or tonumber(oh) > 23 or tonumber(om) > 59 then
             return nil
         end
-        off = (oh * 3600 + om * 60) * (sign == "-" and -1 or 1)
+        off = (oh * 60 + om) * (sign == "-" and -1 or 1)
     end
 
     if off ~= 0 then
-        local t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60
-                  + sec - off
-        local days = floor(t / 86400)
-        local s_of_day = t - days * 86400
+        -- to UTC by whole minutes: the seconds never move
+        local minutes = (days_from_civil(y, mo, d) * 24 + h) * 60 + mi - off
+        local days = floor(minutes / 1440)
+        minutes = minutes - days * 1440
         y, mo, d = civil_from_days(days)
-        h = floor(s_of_day / 3600)
-        mi = floor(s_of_day % 3600 / 60)
-        sec = s_of_day % 60
+        h, mi = floor(minutes / 60), minutes % 60
+        if y < 1 or y > 9999 then
+            return nil
+        end
+    end
+
+    if sec == 60 and not (h == 23 and mi == 59 and d == mdays(y, mo)) then
+        return nil
+    end
+
+    if zone == "Z" and str_byte(s, 11) == 84 then      -- "T"
+        return s                            -- already the canonical form
     end
 
     return str_format("%04d-%02d-%02dT%02d:%02d:%02d%sZ", y, mo, d, h, mi,
@@ -382,19 +413,54 @@ local function normalize_time(s)
 end
 
 
-local function is_secret(k)
-    return SECRET_KEYS[k] or str_find(k, "%u") and SECRET_KEYS[str_lower(k)]
+local function normalized(k)
+    return str_lower((str_gsub(k, "[^%w]", "")))
 end
 
 
--- removes every member that holds a secret, at any depth: what the
--- mapping copies from the vendor, since its own names are none
-local function scrub(v)
+local function ends_with(name, tail)
+    return #tail <= #name and str_sub(name, -#tail) == tail
+end
+
+
+local function is_secret(name, v)
+    if type(v) == "boolean" then
+        return false
+    end
+    local whole = SECRET_NAMES[name]
+    if whole then
+        return whole == "any" or type(v) == "string"
+    end
+    for i = 1, #SECRET_SUFFIXES do
+        if ends_with(name, SECRET_SUFFIXES[i]) then
+            return true
+        end
+    end
+    return false
+end
+
+
+-- removes every member that holds a secret, at any depth, and every
+-- member of a credentials object ("creds"): what the mapping copies from
+-- the vendor, since its own names are none
+local function scrub(v, creds)
+    if v[1] ~= nil then
+        for i = 1, #v do
+            local x = v[i]
+            if type(x) == "table" and not (creds and x[1] ~= nil) then
+                scrub(x, creds)
+            elseif creds then
+                v[i] = cjson.null
+            end
+        end
+        return v
+    end
     for k, x in pairs(v) do
-        if type(k) == "string" and is_secret(k) then
+        local name = normalized(k)
+        if creds or is_secret(name, x) then
             v[k] = nil
         elseif type(x) == "table" then
-            scrub(x)
+            scrub(x, ends_with(name, CREDENTIALS))
         end
     end
     return v
@@ -443,8 +509,12 @@ end
 
 local function rest(ext, src, known)
     for k, v in pairs(src) do
-        if not known[k] and not is_secret(k) then
-            ext[k] = type(v) == "table" and scrub(v) or v
+        if not known[k] then
+            local name = normalized(k)
+            if not is_secret(name, v) then
+                ext[k] = type(v) == "table"
+                         and scrub(v, ends_with(name, CREDENTIALS)) or v
+            end
         end
     end
 end
