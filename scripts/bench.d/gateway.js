@@ -36,12 +36,7 @@ var KAMBRIUM_PATH = '/api/v1/mcp-servers/';
  * none that describe them).
  */
 
-var SECRET_NAMES = [
-    ['secret', 1], ['secrets', 1], ['password', 1], ['passwd', 1],
-    ['passphrase', 1], ['token', 1], ['apikey', 1], ['apikeys', 1],
-    ['privatekey', 1], ['credential', 0], ['authorization', 0, 1],
-    ['cookie', 0, 1]
-];
+var SECRET_SUFFIX = /(secrets?|password|passwd|passphrase|token|apikeys?|privatekey)$/;
 
 var DATA_KNOWN = {
     'id': 1, 'mcp_server_name': 1, 'agent_enabled': 1, 'access_type': 1,
@@ -299,6 +294,10 @@ function normalizeTime(s) {
         return null;
     }
 
+    if (m[8] === 'Z' && s[10] === 'T') {
+        return s;                       /* already the canonical form */
+    }
+
     return pad(y, 4) + '-' + pad(mo, 2) + '-' + pad(d, 2) + 'T' + pad(h, 2)
            + ':' + pad(mi, 2) + ':' + pad(sec, 2) + (m[7] || '') + 'Z';
 }
@@ -473,23 +472,15 @@ function endsWith(name, tail) {
 
 
 function isSecret(name, v) {
-    var i, s;
-
     if (typeof v === 'boolean') {
         return false;
     }
 
-    for (i = 0; i < SECRET_NAMES.length; i++) {
-        s = SECRET_NAMES[i];
-
-        if ((!s[2] || typeof v === 'string')
-            && (name === s[0] || (s[1] && endsWith(name, s[0]))))
-        {
-            return true;
-        }
+    if (name === 'authorization' || name === 'cookie') {
+        return typeof v === 'string';
     }
 
-    return false;
+    return name === 'credential' || SECRET_SUFFIX.test(name);
 }
 
 

@@ -423,20 +423,38 @@ local function ends_with(name, tail)
 end
 
 
-local function is_secret(name, v)
-    if type(v) == "boolean" then
-        return false
-    end
-    local whole = SECRET_NAMES[name]
-    if whole then
-        return whole == "any" or type(v) == "string"
-    end
-    for i = 1, #SECRET_SUFFIXES do
-        if ends_with(name, SECRET_SUFFIXES[i]) then
-            return true
+-- what a member's name makes it: "secret", "string" (a secret when its
+-- value is a string), "credentials", or false; remembered per worker for
+-- the names a registry uses (at most 4096 of them)
+local kinds, nkinds = {}, 0
+
+local function kind_of(k)
+    local kind = kinds[k]
+    if kind == nil then
+        local name = normalized(k)
+        local whole = SECRET_NAMES[name]
+        kind = whole == "any" and "secret" or whole
+               or ends_with(name, CREDENTIALS) and "credentials"
+        if not kind then
+            for i = 1, #SECRET_SUFFIXES do
+                if ends_with(name, SECRET_SUFFIXES[i]) then
+                    kind = "secret"
+                    break
+                end
+            end
+        end
+        if nkinds < 4096 then
+            kinds[k] = kind
+            nkinds = nkinds + 1
         end
     end
-    return false
+    return kind
+end
+
+
+local function is_secret(kind, v)
+    return kind and type(v) ~= "boolean"
+           and (kind == "secret" or kind == "string" and type(v) == "string")
 end
 
 
@@ -456,11 +474,11 @@ local function scrub(v, creds)
         return v
     end
     for k, x in pairs(v) do
-        local name = normalized(k)
-        if creds or is_secret(name, x) then
+        local kind = kind_of(k)
+        if creds or is_secret(kind, x) then
             v[k] = nil
         elseif type(x) == "table" then
-            scrub(x, ends_with(name, CREDENTIALS))
+            scrub(x, kind == "credentials")
         end
     end
     return v
@@ -510,10 +528,10 @@ end
 local function rest(ext, src, known)
     for k, v in pairs(src) do
         if not known[k] then
-            local name = normalized(k)
-            if not is_secret(name, v) then
+            local kind = kind_of(k)
+            if not is_secret(kind, v) then
                 ext[k] = type(v) == "table"
-                         and scrub(v, ends_with(name, CREDENTIALS)) or v
+                         and scrub(v, kind == "credentials") or v
             end
         end
     end
