@@ -27,11 +27,16 @@
 
 var KAMBRIUM_PATH = '/api/v1/mcp-servers/';
 
-var SECRET_KEYS = {
-    'api_key': 1, 'apikey': 1, 'apikeys': 1, 'client_secret': 1,
-    'oauth2_client_secret': 1, 'secret': 1, 'password': 1,
-    'access_token': 1, 'refresh_token': 1, 'id_token': 1
-};
+/*
+ * The module's secret names (ngx_http_mcp_map.c), compared as it compares
+ * them: lower case letters and digits only; a "suffix" one is any name
+ * that ends with it, the others the whole name, "strings" only when the
+ * value is a string; a boolean is never a secret.  A member whose name
+ * ends with "credentials" keeps none of its members (Kambrium documents
+ * none that describe them).
+ */
+
+var SECRET_SUFFIX = /(secrets?|password|passwd|passphrase|token|apikeys?|privatekey)$/;
 
 var DATA_KNOWN = {
     'id': 1, 'mcp_server_name': 1, 'agent_enabled': 1, 'access_type': 1,
@@ -199,28 +204,102 @@ async function verify(r, policy) {
 }
 
 
-/* "2023-11-07T07:31:56.5+02:00" -> "2023-11-07T05:31:56.5Z", or null */
+function mdays(y, m) {
+    if (m === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)) {
+        return 29;
+    }
+
+    return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1];
+}
+
+
+function pad(n, w) {
+    var s = String(n);
+
+    while (s.length < w) {
+        s = '0' + s;
+    }
+
+    return s;
+}
+
+
+/*
+ * "2023-11-07T07:31:56.5+02:00" -> "2023-11-07T05:31:56.5Z", or null for
+ * what is not a real RFC 3339 date-time, as the module has it: a day its
+ * month has, years 0001 to 9999 on both sides of the offset, offsets
+ * within 23:59, a leap second only at 23:59:60 UTC on a month's last
+ * day, a fraction of at most 30 digits kept whole.  By whole minutes, the
+ * seconds never move (Date would put years 0 to 99 in the 1900s).
+ */
 
 function normalizeTime(s) {
-    var m = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,14})?\d*([Zz]|[+-]\d{2}:\d{2})$/.exec(s),
-        t, off, d;
+    var m = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,30})?([Zz]|[+-]\d{2}:\d{2})$/.exec(s),
+        y, mo, d, h, mi, sec, off, days, t, era, doe, yoe, doy, mp;
 
-    if (!m || +m[2] < 1 || +m[2] > 12 || +m[3] < 1 || +m[3] > 31
-        || +m[4] > 23 || +m[5] > 59 || +m[6] > 60)
+    if (!m) {
+        return null;
+    }
+
+    y = +m[1]; mo = +m[2]; d = +m[3]; h = +m[4]; mi = +m[5]; sec = +m[6];
+
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays(y, mo) || h > 23
+        || mi > 59 || sec > 60)
     {
         return null;
     }
 
     off = 0;
     if (m[8] !== 'Z' && m[8] !== 'z') {
-        off = (+m[8].substr(1, 2) * 3600 + +m[8].substr(4, 2) * 60)
+        if (+m[8].substr(1, 2) > 23 || +m[8].substr(4, 2) > 59) {
+            return null;
+        }
+
+        off = (+m[8].substr(1, 2) * 60 + +m[8].substr(4, 2))
               * (m[8][0] === '-' ? -1 : 1);
     }
 
-    t = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) - off * 1000;
-    d = new Date(t).toISOString();          /* 2023-11-07T05:31:56.000Z */
+    if (off !== 0) {
+        /* days since 0000-03-01 (H. Hinnant's algorithms), and back */
+        t = y - (mo <= 2 ? 1 : 0);
+        era = Math.floor(t / 400);
+        yoe = t - era * 400;
+        doy = Math.floor((153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5) + d - 1;
+        days = era * 146097 + yoe * 365 + Math.floor(yoe / 4)
+               - Math.floor(yoe / 100) + doy;
 
-    return d.substr(0, 19) + (m[7] || '') + 'Z';
+        t = (days * 24 + h) * 60 + mi - off;
+        days = Math.floor(t / 1440);
+        t -= days * 1440;
+        h = Math.floor(t / 60);
+        mi = t % 60;
+
+        era = Math.floor(days / 146097);
+        doe = days - era * 146097;
+        yoe = Math.floor((doe - Math.floor(doe / 1460)
+                          + Math.floor(doe / 36524)
+                          - Math.floor(doe / 146096)) / 365);
+        doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+        mp = Math.floor((5 * doy + 2) / 153);
+        d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+        mo = mp < 10 ? mp + 3 : mp - 9;
+        y = yoe + era * 400 + (mo <= 2 ? 1 : 0);
+
+        if (y < 1 || y > 9999) {
+            return null;
+        }
+    }
+
+    if (sec === 60 && !(h === 23 && mi === 59 && d === mdays(y, mo))) {
+        return null;
+    }
+
+    if (m[8] === 'Z' && s[10] === 'T') {
+        return s;                       /* already the canonical form */
+    }
+
+    return pad(y, 4) + '-' + pad(mo, 2) + '-' + pad(d, 2) + 'T' + pad(h, 2)
+           + ':' + pad(mi, 2) + ':' + pad(sec, 2) + (m[7] || '') + 'Z';
 }
 
 
@@ -375,20 +454,53 @@ function canonical(registry, id, body) {
     server.extensions = { kambrium: ext };
     server.id = registry + ':' + server.vendor_id;
 
-    scrub(server);
+    scrub(server, false);
 
     return server;
 }
 
 
-/* removes every key that holds a secret, at any depth */
+function normalized(k) {
+    return k.replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+}
 
-function scrub(v) {
-    var keys, i;
+
+function endsWith(name, tail) {
+    return tail.length <= name.length
+           && name.substr(name.length - tail.length) === tail;
+}
+
+
+function isSecret(name, v) {
+    if (typeof v === 'boolean') {
+        return false;
+    }
+
+    if (name === 'authorization' || name === 'cookie') {
+        return typeof v === 'string';
+    }
+
+    return name === 'credential' || SECRET_SUFFIX.test(name);
+}
+
+
+/*
+ * removes every member that holds a secret, at any depth, and every member
+ * of a credentials object ("creds")
+ */
+
+function scrub(v, creds) {
+    var keys, i, name;
 
     if (Array.isArray(v)) {
         for (i = 0; i < v.length; i++) {
-            scrub(v[i]);
+            if (creds && (v[i] === null || typeof v[i] !== 'object'
+                          || Array.isArray(v[i])))
+            {
+                v[i] = null;
+            } else {
+                scrub(v[i], creds);
+            }
         }
         return;
     }
@@ -399,10 +511,12 @@ function scrub(v) {
 
     keys = Object.keys(v);
     for (i = 0; i < keys.length; i++) {
-        if (SECRET_KEYS[keys[i].toLowerCase()]) {
+        name = normalized(keys[i]);
+
+        if (creds || isSecret(name, v[keys[i]])) {
             delete v[keys[i]];
         } else {
-            scrub(v[keys[i]]);
+            scrub(v[keys[i]], endsWith(name, 'credentials'));
         }
     }
 }
