@@ -126,9 +126,15 @@ typedef struct {
 
     ngx_int_t                       cache_status;   /* $mcp_cache_status */
 
-    /* ngx_http_mcp_audit.c: $mcp_request_id, nginx's $request_id */
+    /*
+     * ngx_http_mcp_audit.c: $mcp_request_id, nginx's $request_id (when
+     * OpenSSL fails), and the worker's random bytes the ids are made of,
+     * filled in the worker when first used
+     */
     ngx_int_t                       request_id;
     ngx_int_t                       nginx_request_id;
+    u_char                         *random;
+    size_t                          random_left;
 } ngx_http_mcp_metrics_main_conf_t;
 
 

@@ -193,3 +193,23 @@ def test_a_get_has_a_request_id_and_no_audit_line(gw, auth):
     assert line.endswith(" request_id=" + r.headers["X-Request-ID"])
     assert re.fullmatch(r"[0-9a-f]{32}", r.headers["X-Request-ID"])
     audit_lines(gw, 0)
+
+
+def test_generated_request_ids_never_repeat(gw, auth):
+    """ids made by the gateway: each worker draws them from its own pool
+    of random bytes, filled again when used up (256 ids a fill): more
+    requests than a pool, over both workers, and no id twice"""
+    session = harness.requests.Session()
+    ids = set()
+    for i in range(700):
+        # a new connection now and then: both workers answer
+        if i % 50 == 0:
+            session.close()
+            session = harness.requests.Session()
+        r = session.get(gw.url + NATIVE["kambrium"] + "123", headers=auth)
+        assert r.ok
+        rid = r.headers["X-Request-ID"]
+        assert re.fullmatch(r"[0-9a-f]{32}", rid)
+        assert rid not in ids
+        ids.add(rid)
+    assert len(ids) == 700
