@@ -55,9 +55,10 @@ int
 ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
     unsigned char *field)
 {
-    size_t                i;
+    size_t                i, total;
     unsigned int          len;
     unsigned char         size[NGX_HTTP_MCP_KEY_LEN_SIZE];
+    unsigned char         buf[1024];
     unsigned char         digest[EVP_MAX_MD_SIZE];
     static EVP_MD        *sha256;
     static EVP_MD_CTX    *ctx;
@@ -86,13 +87,34 @@ ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
         return -1;
     }
 
-    for (i = 0; i < n; i++) {
-        ngx_http_mcp_key_len(size, parts[i].len);
+    /*
+     * the encoded parts in one update when they fit the stack's buffer
+     * (they do but for long query strings): each EVP_DigestUpdate() call
+     * costs more than hashing a key's few dozen bytes
+     */
 
-        if (EVP_DigestUpdate(ctx, size, sizeof(size)) != 1
-            || EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) != 1)
+    total = 0;
+
+    for (i = 0; i < n; i++) {
+        total += NGX_HTTP_MCP_KEY_LEN_SIZE + parts[i].len;
+    }
+
+    if (total <= sizeof(buf)) {
+        if (EVP_DigestUpdate(ctx, buf, ngx_http_mcp_key_encode(parts, n, buf))
+            != 1)
         {
             return -1;
+        }
+
+    } else {
+        for (i = 0; i < n; i++) {
+            ngx_http_mcp_key_len(size, parts[i].len);
+
+            if (EVP_DigestUpdate(ctx, size, sizeof(size)) != 1
+                || EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) != 1)
+            {
+                return -1;
+            }
         }
     }
 

@@ -8,7 +8,10 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <cmocka.h>
+
+#include <openssl/evp.h>
 
 #include "ngx_http_mcp_key.h"
 
@@ -327,6 +330,48 @@ test_the_field_is_stable_hex(void **state)
 }
 
 
+/*
+ * Parts too long for one buffer are hashed part by part: the field is
+ * still SHA-256 of their encoding, the same as one update of it gives
+ */
+
+static void
+test_long_parts_hash_as_their_encoding(void **state)
+{
+    size_t                   i, len, sizes[] = { 1000, 1008, 1009, 5000 };
+    unsigned int             dlen;
+    unsigned char            digest[EVP_MAX_MD_SIZE], hex[3];
+    unsigned char            field[NGX_HTTP_MCP_KEY_FIELD_LEN];
+    static unsigned char     data[5000], enc[5000 + 2 * 8];
+    ngx_http_mcp_key_part_t  p[2];
+
+    (void) state;
+
+    for (i = 0; i < sizeof(data); i++) {
+        data[i] = (unsigned char) rnd(256);
+    }
+
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        p[0].data = (const unsigned char *) "k";
+        p[0].len = 1;
+        p[1].data = data;
+        p[1].len = sizes[i] - 2 * NGX_HTTP_MCP_KEY_LEN_SIZE - 1;
+
+        len = ngx_http_mcp_key_encode(p, 2, enc);
+        assert_int_equal(len, sizes[i]);
+
+        assert_int_equal(EVP_Digest(enc, len, digest, &dlen, EVP_sha256(),
+                                    NULL), 1);
+        assert_int_equal(ngx_http_mcp_key_field(p, 2, field), 0);
+
+        for (len = 0; len < 32; len++) {
+            snprintf((char *) hex, sizeof(hex), "%02x", digest[len]);
+            assert_memory_equal(field + 2 * len, hex, 2);
+        }
+    }
+}
+
+
 int
 main(void)
 {
@@ -336,6 +381,7 @@ main(void)
         cmocka_unit_test(test_the_encoding_reads_back),
         cmocka_unit_test(test_the_reported_pair),
         cmocka_unit_test(test_the_field_is_stable_hex),
+        cmocka_unit_test(test_long_parts_hash_as_their_encoding),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
