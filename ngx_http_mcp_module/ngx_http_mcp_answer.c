@@ -36,8 +36,25 @@
 #define NGX_HTTP_MCP_TRIM_DELAY  100
 
 
+/*
+ * An answer of up to this size is written in one walk into twice its
+ * size and this much more (ngx_http_mcp_answer_write())
+ */
+
+#define NGX_HTTP_MCP_ANSWER_ROOM_MAX  (32 * 1024)
+#define NGX_HTTP_MCP_ANSWER_ROOM      1024
+
+
+static ngx_int_t ngx_http_mcp_answer_registry(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx);
 static ngx_int_t ngx_http_mcp_answer_failed(ngx_http_request_t *r,
     ngx_http_mcp_ctx_t *ctx, ngx_uint_t status, const char *why);
+static ngx_int_t ngx_http_mcp_answer_write(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx, json_t *json, ngx_http_mcp_doc_t *doc);
+static ngx_int_t ngx_http_mcp_answer_text(ngx_http_request_t *r,
+    ngx_http_mcp_ctx_t *ctx, json_t *json, ngx_http_mcp_doc_t *doc,
+    size_t size);
+static void ngx_http_mcp_answer_doc_free(void *data);
 static void ngx_http_mcp_answer_release(ngx_http_request_t *r,
     ngx_http_mcp_capture_t *cap);
 #if (NGX_HTTP_MCP_MALLOC_TRIM)
@@ -52,17 +69,40 @@ static ngx_connection_t  ngx_http_mcp_trim_connection;
 #endif
 
 
-/* ctx->reply = the client's answer; NGX_ERROR only on internal errors */
+/*
+ * ctx->reply = the client's answer; NGX_ERROR only on internal errors.
+ * The documents of the step are the request's: jansson allocates them
+ * from its pool unless the answer is large (ngx_http_mcp_json.c).
+ */
 
 ngx_int_t
 ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 {
+    ngx_int_t    rc;
+    ngx_pool_t  *arena;
+
+    arena = ngx_http_mcp_json_arena_for(r, ctx->capture.size);
+
+    rc = ngx_http_mcp_answer_registry(r, ctx);
+
+    (void) ngx_http_mcp_json_arena(arena);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_mcp_answer_registry(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
+{
     int                              shape;
-    json_t                          *json, *server, *out;
+    json_t                          *json;
     size_t                           len;
+    ngx_int_t                        rc;
     ngx_str_t                        error;
     ngx_uint_t                       ok;
     const char                      *detail;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_mcp_doc_t              *doc;
     ngx_http_mcp_map_err_t           err;
     ngx_http_mcp_capture_t          *cap;
     ngx_http_mcp_registry_t         *reg;
@@ -119,8 +159,6 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 #if (NGX_HTTP_MCP_MALLOC_TRIM)
 
     if (cap->size >= NGX_HTTP_MCP_TRIM_SIZE) {
-        ngx_pool_cleanup_t  *cln;
-
         cln = ngx_pool_cleanup_add(r->pool, 0);
         if (cln == NULL) {
             return NGX_ERROR;
@@ -151,19 +189,34 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
      */
 
     ok = cap->status >= 200 && cap->status < 300;
-    server = NULL;
+    doc = NULL;
+    cln = NULL;
 
     if (ok) {
 
-        /* the native view needs the check only, not the canonical object */
+        /*
+         * the canonical view: the canonical server as a document pointing
+         * into the answer's tree (no second tree); the native view needs
+         * the check only
+         */
 
         if (ctx->canonical_view) {
-            server = ngx_http_mcp_map_server(reg->vendor,
+            cln = ngx_pool_cleanup_add(r->pool, 0);
+            if (cln == NULL) {
+                return NGX_ERROR;
+            }
+
+            doc = ngx_http_mcp_map_canonical(reg->vendor,
                                              (char *) reg->name.data,
                                              reg->name.len,
                                              (char *) ctx->route.id.data,
                                              ctx->route.id.len, json, &err);
-            shape = (server == NULL) ? -1 : 0;
+            if (doc) {
+                cln->handler = ngx_http_mcp_answer_doc_free;
+                cln->data = doc;
+            }
+
+            shape = (doc == NULL) ? -1 : 0;
 
         } else {
             shape = ngx_http_mcp_map_check_answer(reg->vendor, json, &err);
@@ -177,10 +230,6 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
                                               "answer has an unexpected "
                                               "shape");
         }
-
-        if (server && ngx_http_mcp_json_track(r, server) != NGX_OK) {
-            return NGX_ERROR;
-        }
     }
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_module);
@@ -193,15 +242,15 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
     }
 
     if (!ctx->canonical_view) {
-        /* the vendor's own shape, status and errors */
-        out = json;
-        ngx_http_mcp_map_redact(reg->vendor, out);
 
-    } else if (ok) {
-        out = server;
-        ngx_http_mcp_map_scrub(reg->vendor, out);
+        /*
+         * the vendor's own shape, status and errors, less what its
+         * redaction takes; the scrub is the writer's
+         */
 
-    } else {
+        ngx_http_mcp_map_redact_vendor(reg->vendor, json);
+
+    } else if (!ok) {
         detail = ngx_http_mcp_map_error_detail(json, &len);
 
         return ngx_http_mcp_reply_registry_error(r, &ctx->reply, cap->status,
@@ -210,16 +259,98 @@ ngx_http_mcp_answer(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx)
 
     ctx->reply.status = cap->status;
 
-    if (ngx_http_mcp_json_dump(r, out, &ctx->reply.body) != NGX_OK) {
+    rc = ngx_http_mcp_answer_write(r, ctx, json, doc);
+
+    /* neither the document nor the tree is needed while the answer is sent */
+
+    if (cln) {
+        ngx_http_mcp_doc_free(doc);
+        cln->data = NULL;
+    }
+
+    ngx_http_mcp_json_release(r, json);
+
+    return rc;
+}
+
+
+/*
+ * The client's answer: the canonical document, or the vendor's tree,
+ * written scrubbed (ngx_http_mcp_map_scrub.c) into a pool buffer.  A
+ * small answer is written in one walk into room for about twice its
+ * text, which it rarely outgrows (reals written longer than sent); a
+ * large one, or one that did not fit, into a buffer of the exact size,
+ * measured first.
+ */
+
+static ngx_int_t
+ngx_http_mcp_answer_write(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
+    json_t *json, ngx_http_mcp_doc_t *doc)
+{
+    size_t                        size;
+    ngx_int_t                     rc;
+    const ngx_http_mcp_vendor_t  *vendor;
+
+    if (ctx->capture.size <= NGX_HTTP_MCP_ANSWER_ROOM_MAX) {
+        rc = ngx_http_mcp_answer_text(r, ctx, json, doc,
+                                      2 * ctx->capture.size
+                                      + NGX_HTTP_MCP_ANSWER_ROOM);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    vendor = ctx->route.registry->vendor;
+
+    size = doc ? ngx_http_mcp_map_doc_size(vendor, doc)
+               : ngx_http_mcp_map_write_size(vendor, json);
+    if (size == 0) {
         return NGX_ERROR;
     }
 
-    /* the trees are not needed while the answer is sent */
+    rc = ngx_http_mcp_answer_text(r, ctx, json, doc, size);
 
-    ngx_http_mcp_json_release(r, json);
-    ngx_http_mcp_json_release(r, server);
+    return (rc == NGX_OK) ? NGX_OK : NGX_ERROR;
+}
+
+
+/* the text into a new buffer of "size" bytes; NGX_DECLINED: no room */
+
+static ngx_int_t
+ngx_http_mcp_answer_text(ngx_http_request_t *r, ngx_http_mcp_ctx_t *ctx,
+    json_t *json, ngx_http_mcp_doc_t *doc, size_t size)
+{
+    u_char                       *p;
+    ngx_chain_t                  *cl;
+    const ngx_http_mcp_vendor_t  *vendor;
+
+    vendor = ctx->route.registry->vendor;
+
+    cl = ngx_http_mcp_json_out(r, size);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = cl->buf->pos;
+
+    p = doc ? ngx_http_mcp_map_doc_write(vendor, p, p + size, doc)
+            : ngx_http_mcp_map_write(vendor, p, p + size, json);
+
+    if (p == NULL) {
+        return NGX_DECLINED;
+    }
+
+    cl->buf->last = p;
+    ctx->reply.body = cl;
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_mcp_answer_doc_free(void *data)
+{
+    ngx_http_mcp_doc_free(data);
 }
 
 

@@ -30,7 +30,7 @@
 #include "ngx_http_mcp_jwt.h"
 
 
-#define NGX_HTTP_MCP_JWT_DIGEST_LEN  32             /* SHA-256 */
+#define NGX_HTTP_MCP_JWT_DIGEST_LEN  16             /* SipHash-2-4-128 */
 
 
 typedef struct ngx_http_mcp_jwt_cache_s  ngx_http_mcp_jwt_cache_t;

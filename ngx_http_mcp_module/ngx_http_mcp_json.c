@@ -5,11 +5,26 @@
  * jansson glue.  A parsed document is tied to the request pool: its
  * reference is dropped when the request ends, so no error path can leak it.
  * Serialized output goes into pool memory, never into malloc()ed strings.
+ *
+ * jansson's allocations: while a request's "arena" is set
+ * (ngx_http_mcp_json_arena()), every block jansson allocates comes from
+ * that request's pool, and freeing it is nothing (the pool releases it
+ * with the request); otherwise from malloc().  Each block carries, just
+ * before it, the pool it came from (NULL: malloc()), so that any block
+ * is freed the right way whatever is set when it is freed.  jansson's
+ * allocation functions are process-global: they are installed once per
+ * process, before any of the module's jansson allocations, and the arena
+ * is set only around synchronous work on one request's documents (a
+ * worker is single-threaded); docs/design.md, "jansson's memory".
  */
 
 
 #include "ngx_http_mcp_module.h"
 #include "ngx_http_mcp_json.h"
+
+
+/* answers and bodies up to this size are parsed and mapped in the arena */
+#define NGX_HTTP_MCP_JSON_ARENA_MAX  (32 * 1024)
 
 
 typedef struct {
@@ -22,6 +37,154 @@ typedef struct {
 
 static size_t ngx_http_mcp_json_read(void *buffer, size_t buflen, void *data);
 static void ngx_http_mcp_json_cleanup(void *data);
+static void *ngx_http_mcp_json_malloc(size_t size);
+static void ngx_http_mcp_json_free(void *p);
+static void ngx_http_mcp_json_uninstall(void *data);
+
+
+/*
+ * The state jansson's process-global allocation functions force: the
+ * pool they allocate from (NULL: malloc()), and how many configuration
+ * cycles use them (the functions go back to malloc() and free() with the
+ * last, in case the module is unloaded).
+ */
+
+static ngx_pool_t  *ngx_http_mcp_json_pool;
+static ngx_uint_t   ngx_http_mcp_json_cycles;
+
+
+/*
+ * Installs the allocation functions, before any jansson allocation of the
+ * module's (preconfiguration): a block allocated before would be freed
+ * without its header.  If another module of this nginx installed its own,
+ * they stay, and the arena is off.
+ */
+
+ngx_int_t
+ngx_http_mcp_json_init(ngx_conf_t *cf)
+{
+    json_free_t          f;
+    json_malloc_t        m;
+    ngx_pool_cleanup_t  *cln;
+
+    json_get_alloc_funcs(&m, &f);
+
+    if (m != ngx_http_mcp_json_malloc) {
+
+        if (m != malloc || f != free) {
+            ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
+                          "mcp: jansson's allocation functions are another "
+                          "module's: documents are allocated with them");
+            return NGX_OK;
+        }
+
+        json_set_alloc_funcs(ngx_http_mcp_json_malloc,
+                             ngx_http_mcp_json_free);
+    }
+
+    cln = ngx_pool_cleanup_add(cf->cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_mcp_json_uninstall;
+    cln->data = NULL;
+
+    ngx_http_mcp_json_cycles++;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_mcp_json_uninstall(void *data)
+{
+    if (--ngx_http_mcp_json_cycles == 0) {
+        ngx_http_mcp_json_pool = NULL;
+        json_set_alloc_funcs(malloc, free);
+    }
+}
+
+
+/*
+ * From now on jansson allocates from "pool" (NULL: malloc()); returns
+ * what was set, to set again when done.  Nothing that outlives the
+ * request may be allocated, nor changed, while a pool is set.
+ */
+
+ngx_pool_t *
+ngx_http_mcp_json_arena(ngx_pool_t *pool)
+{
+    ngx_pool_t  *prev;
+
+    prev = ngx_http_mcp_json_pool;
+
+    if (ngx_http_mcp_json_cycles) {
+        ngx_http_mcp_json_pool = pool;
+    }
+
+    return prev;
+}
+
+
+/*
+ * The arena of a request's document of "size" bytes: its pool, or none
+ * for a large one, whose tree is released before its answer is sent
+ * (ngx_http_mcp_json_release()), where the pool would keep it to the end
+ */
+
+ngx_pool_t *
+ngx_http_mcp_json_arena_for(ngx_http_request_t *r, size_t size)
+{
+    return ngx_http_mcp_json_arena(size <= NGX_HTTP_MCP_JSON_ARENA_MAX
+                                   ? r->pool : NULL);
+}
+
+
+static void *
+ngx_http_mcp_json_malloc(size_t size)
+{
+    ngx_pool_t  **block;
+
+    if (size > NGX_MAX_SIZE_T_VALUE - sizeof(ngx_pool_t *)) {
+        return NULL;
+    }
+
+    if (ngx_http_mcp_json_pool) {
+        block = ngx_palloc(ngx_http_mcp_json_pool,
+                           sizeof(ngx_pool_t *) + size);
+
+    } else {
+        block = malloc(sizeof(ngx_pool_t *) + size);
+    }
+
+    if (block == NULL) {
+        return NULL;
+    }
+
+    *block = ngx_http_mcp_json_pool;
+
+    return block + 1;
+}
+
+
+static void
+ngx_http_mcp_json_free(void *p)
+{
+    ngx_pool_t  **block;
+
+    if (p == NULL) {
+        return;
+    }
+
+    block = (ngx_pool_t **) p - 1;
+
+    /* a pool's block goes with its pool */
+
+    if (*block == NULL) {
+        free(block);
+    }
+}
 
 
 /*
@@ -40,6 +203,8 @@ ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
     u_char                      *p;
     size_t                       len;
     json_t                      *json;
+    ngx_pool_t                  *arena;
+    ngx_chain_t                 *cl;
     json_error_t                 err;
     ngx_pool_cleanup_t          *cln;
     ngx_http_mcp_json_reader_t   reader;
@@ -49,6 +214,14 @@ ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
         ngx_str_set(error, "out of memory");
         return NULL;
     }
+
+    len = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        len += cl->buf->last - cl->buf->pos;
+    }
+
+    arena = ngx_http_mcp_json_arena_for(r, len);
 
     if (in && in->next == NULL) {
         json = ngx_http_mcp_json_loadb((char *) in->buf->pos,
@@ -69,6 +242,8 @@ ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
             ngx_http_mcp_json_nul(&err, reader.nul);
         }
     }
+
+    (void) ngx_http_mcp_json_arena(arena);
 
     if (json == NULL && err.line == -1) {
 
@@ -218,7 +393,6 @@ ngx_int_t
 ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json, ngx_chain_t **out)
 {
     size_t        size;
-    ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
     size = ngx_http_mcp_json_dump_size(json);
@@ -226,21 +400,38 @@ ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json, ngx_chain_t **out)
         return NGX_ERROR;
     }
 
-    b = ngx_create_temp_buf(r->pool, size);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->last = ngx_http_mcp_json_dump_write(b->pos, json);
-
-    cl = ngx_alloc_chain_link(r->pool);
+    cl = ngx_http_mcp_json_out(r, size);
     if (cl == NULL) {
         return NGX_ERROR;
     }
 
-    cl->buf = b;
-    cl->next = NULL;
+    cl->buf->last = ngx_http_mcp_json_dump_write(cl->buf->pos, json);
     *out = cl;
 
     return NGX_OK;
+}
+
+
+/* a chain of one new pool buffer of "size" bytes, for a text to write */
+
+ngx_chain_t *
+ngx_http_mcp_json_out(ngx_http_request_t *r, size_t size)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    return cl;
 }

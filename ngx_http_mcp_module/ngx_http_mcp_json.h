@@ -30,6 +30,11 @@ size_t ngx_http_mcp_json_dump_size(json_t *json);
 /* writes the text at "p", which has room for it; returns its end */
 unsigned char *ngx_http_mcp_json_dump_write(unsigned char *p, json_t *json);
 
+/* the same for a string of "len" bytes, quoted and escaped */
+size_t ngx_http_mcp_json_string_size(const unsigned char *s, size_t len);
+unsigned char *ngx_http_mcp_json_write_string(unsigned char *p,
+    const unsigned char *s, size_t len);
+
 
 /* the reason of a NUL byte, at error->position (line and column -1) */
 #define NGX_HTTP_MCP_JSON_NUL  "a NUL byte, which JSON never has"

@@ -18,10 +18,6 @@
 #include "ngx_http_mcp_json.h"
 
 
-static size_t ngx_http_mcp_json_string_size(const unsigned char *s,
-    size_t len);
-static unsigned char *ngx_http_mcp_json_write_string(unsigned char *p,
-    const unsigned char *s, size_t len);
 static unsigned char *ngx_http_mcp_json_write_integer(unsigned char *p,
     json_int_t v);
 
@@ -195,7 +191,7 @@ ngx_http_mcp_json_dump_write(unsigned char *p, json_t *json)
 }
 
 
-static size_t
+size_t
 ngx_http_mcp_json_string_size(const unsigned char *s, size_t len)
 {
     size_t         size;
@@ -215,37 +211,52 @@ ngx_http_mcp_json_string_size(const unsigned char *s, size_t len)
 }
 
 
-static unsigned char *
+unsigned char *
 ngx_http_mcp_json_write_string(unsigned char *p, const unsigned char *s,
     size_t len)
 {
     unsigned char         e;
-    const unsigned char  *last;
+    const unsigned char  *last, *run;
 
     static const unsigned char  hex[] = "0123456789ABCDEF";
 
     *p++ = '"';
 
-    for (last = s + len; s < last; s++) {
-        e = ngx_http_mcp_json_escape[*s];
+    last = s + len;
 
-        if (e == 0) {
-            *p++ = *s;
-            continue;
+    for ( ;; ) {
+
+        /* the bytes written as they are, copied at once */
+
+        for (run = s; s < last && ngx_http_mcp_json_escape[*s] == 0; s++) {
+            /* void */
         }
+
+        if (s != run) {
+            memcpy(p, run, s - run);
+            p += s - run;
+        }
+
+        if (s == last) {
+            break;
+        }
+
+        e = ngx_http_mcp_json_escape[*s];
 
         *p++ = '\\';
 
         if (e != 'u') {
             *p++ = e;
-            continue;
+
+        } else {
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = hex[*s >> 4];
+            *p++ = hex[*s & 0xf];
         }
 
-        *p++ = 'u';
-        *p++ = '0';
-        *p++ = '0';
-        *p++ = hex[*s >> 4];
-        *p++ = hex[*s & 0xf];
+        s++;
     }
 
     *p++ = '"';

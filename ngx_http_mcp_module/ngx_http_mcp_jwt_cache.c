@@ -2,9 +2,13 @@
 /*
  * Copyright (C) ngx_http_mcp_module authors
  *
- * The verified-token cache of a worker: a bounded hash of the SHA-256 of
+ * The verified-token cache of a worker: a bounded hash of the digests of
  * whole tokens whose signature held, with what the verification found
- * (the claims, the key and the algorithm).  It spares RS256 and ES256
+ * (the claims, the key and the algorithm).  A digest is the 128-bit
+ * SipHash-2-4 of the token under a random key of the worker's own, made
+ * when the cache is and never written anywhere: the cache holds no token,
+ * and without the key nobody can make a token whose digest is another's
+ * (docs/auth.md, "The token cache").  It spares RS256 and ES256
  * verifications for clients that send the same token again; claims are
  * checked again on every request, against the location's own policy.
  * An entry lives until min(exp, time of insertion + ttl); the least
@@ -17,8 +21,11 @@
 
 #include "ngx_http_mcp_auth.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "ngx_http_mcp_siphash.h"
 
 
 typedef struct ngx_http_mcp_jwt_cache_node_s  ngx_http_mcp_jwt_cache_node_t;
@@ -40,9 +47,8 @@ struct ngx_http_mcp_jwt_cache_s {
     ngx_queue_t                     lru;        /* most recent first */
     ngx_queue_t                     free;
 
-    /* SHA-256, fetched once: an implicit fetch per token costs more */
-    EVP_MD                         *sha256;
-    EVP_MD_CTX                     *md_ctx;
+    /* the worker's SipHash key */
+    u_char                          key[NGX_HTTP_MCP_SIPHASH_KEY_LEN];
 };
 
 
@@ -90,11 +96,8 @@ ngx_http_mcp_jwt_cache_create(ngx_pool_t *pool, ngx_uint_t size)
         ngx_queue_insert_tail(&cache->free, &nodes[i].queue);
     }
 
-    cache->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    cache->md_ctx = EVP_MD_CTX_new();
-
-    if (cache->sha256 == NULL || cache->md_ctx == NULL) {
-        ngx_http_mcp_jwt_cache_destroy(cache);
+    if (RAND_bytes(cache->key, sizeof(cache->key)) != 1) {
+        ERR_clear_error();
         return NULL;
     }
 
@@ -102,25 +105,23 @@ ngx_http_mcp_jwt_cache_create(ngx_pool_t *pool, ngx_uint_t size)
 }
 
 
-/* the key of a token: SHA-256 of the whole token */
+/* the key of a token: the keyed 128-bit SipHash-2-4 of the whole token */
 
 ngx_int_t
 ngx_http_mcp_jwt_cache_digest(ngx_http_mcp_jwt_cache_t *cache,
     u_char *token, size_t len, u_char *digest)
 {
-    if (EVP_DigestInit_ex2(cache->md_ctx, cache->sha256, NULL) != 1
-        || EVP_DigestUpdate(cache->md_ctx, token, len) != 1
-        || EVP_DigestFinal_ex(cache->md_ctx, digest, NULL) != 1)
-    {
-        ERR_clear_error();
-        return NGX_ERROR;
-    }
+    ngx_http_mcp_siphash(cache->key, token, len, digest,
+                         NGX_HTTP_MCP_JWT_DIGEST_LEN);
 
     return NGX_OK;
 }
 
 
-/* releases the claims the entries hold; the memory is the pool's */
+/*
+ * releases the claims the entries hold, and wipes the key; the memory is
+ * the pool's
+ */
 
 void
 ngx_http_mcp_jwt_cache_destroy(ngx_http_mcp_jwt_cache_t *cache)
@@ -139,10 +140,7 @@ ngx_http_mcp_jwt_cache_destroy(ngx_http_mcp_jwt_cache_t *cache)
 
     ngx_queue_init(&cache->lru);
 
-    EVP_MD_CTX_free(cache->md_ctx);
-    cache->md_ctx = NULL;
-    EVP_MD_free(cache->sha256);
-    cache->sha256 = NULL;
+    OPENSSL_cleanse(cache->key, sizeof(cache->key));
 }
 
 
@@ -299,7 +297,7 @@ ngx_http_mcp_jwt_cache_remove(ngx_http_mcp_jwt_cache_t *cache,
 }
 
 
-/* the digest is uniform already: its first bytes make the bucket */
+/* the digest is uniform already (a PRF's): its first bytes make the bucket */
 
 static ngx_uint_t
 ngx_http_mcp_jwt_cache_bucket(ngx_http_mcp_jwt_cache_t *cache, u_char *digest)

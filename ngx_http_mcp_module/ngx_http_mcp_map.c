@@ -42,65 +42,10 @@ static const char *const  ngx_http_mcp_auth_fields[] = {
 static const char  ngx_http_mcp_auth_types[] = "ssssa";
 
 
-/*
- * The names of secrets, at any depth of any vendor answer, compared as
- * the scrub normalizes names: lower case, letters and digits only, so
- * that "clientSecret", "client_secret", "ClientSecret" and
- * "client-secret" are one name.  A member is a secret when its name ends
- * with one of these (the "suffix" ones: "oauth2_client_secret",
- * "accessToken", "x-api-key"), or is one of the others; a boolean never
- * is one (Gatana's "hasAccessToken" says whether a token is set).  The
- * one list of secret names: docs/canonical-schema.md lists it too.
- */
-
-typedef struct {
-    const char  *name;
-    unsigned     suffix:1;      /* any name ending with it */
-    unsigned     strings:1;     /* only when the value is a string */
-} ngx_http_mcp_secret_name_t;
-
-
-static const ngx_http_mcp_secret_name_t  ngx_http_mcp_secret_names[] = {
-    { "secret", 1, 0 },
-    { "secrets", 1, 0 },
-    { "password", 1, 0 },
-    { "passwd", 1, 0 },
-    { "passphrase", 1, 0 },
-    { "token", 1, 0 },
-    { "apikey", 1, 0 },
-    { "apikeys", 1, 0 },
-    { "privatekey", 1, 0 },
-    { "credential", 0, 0 },
-
-    /* Gatana's "authorization" is an object that describes the method */
-    { "authorization", 0, 1 },
-    { "cookie", 0, 1 },
-    { NULL, 0, 0 }
-};
-
-
-/* an object of this name is a credentials object, whatever the vendor */
-
-#define NGX_HTTP_MCP_CREDENTIALS  "credentials"
-
-#define NGX_HTTP_MCP_NAME_LEN     64
-
-
 const char *const  ngx_http_mcp_map_none[] = { NULL };
 
 
-static size_t ngx_http_mcp_map_name(const char *key, char *out);
-static int ngx_http_mcp_map_named(const char *name, size_t len,
-    const char *const *names);
-static int ngx_http_mcp_map_secret(const char *name, size_t len,
-    json_t *value);
-static void ngx_http_mcp_map_scrub_in(const ngx_http_mcp_vendor_t *vendor,
-    json_t *json, const char *const *keep);
-static int ngx_http_mcp_map_is_credentials(
-    const ngx_http_mcp_vendor_t *vendor, const char *name, size_t len,
-    json_t *value);
-
-
+static char *ngx_http_mcp_map_two(char *p, int v);
 static int ngx_http_mcp_map_check_update(json_t *update,
     ngx_http_mcp_map_err_t *err);
 static int ngx_http_mcp_map_refuse(json_t *obj, const char *prefix,
@@ -128,40 +73,48 @@ ngx_http_mcp_map_check_answer(const ngx_http_mcp_vendor_t *vendor,
 }
 
 
-json_t *
-ngx_http_mcp_map_server(const ngx_http_mcp_vendor_t *vendor,
+/*
+ * The canonical server of a vendor answer as a document whose members
+ * point into "body" (ngx_http_mcp_doc.h): what the canonical view writes
+ * (ngx_http_mcp_map_doc_write()), and what ngx_http_mcp_map_server()
+ * makes a tree of.
+ */
+
+ngx_http_mcp_doc_t *
+ngx_http_mcp_map_canonical(const ngx_http_mcp_vendor_t *vendor,
     const char *registry, size_t registry_len, const char *id, size_t id_len,
     json_t *body, ngx_http_mcp_map_err_t *err)
 {
-    char         *qid;
-    size_t        len;
-    json_t       *server, *vid;
-    const char   *v;
+    char                   *qid;
+    size_t                  len, vlen;
+    const char             *v;
+    ngx_http_mcp_doc_t     *doc;
+    ngx_http_mcp_obj_t     *server;
+    ngx_http_mcp_member_t  *vid;
 
     if (ngx_http_mcp_map_check_answer(vendor, body, err) != 0) {
         return NULL;
     }
 
-    server = json_object();
-    if (server == NULL) {
+    doc = ngx_http_mcp_doc_create();
+    if (doc == NULL) {
         ngx_http_mcp_map_fail(err, "out of memory");
         return NULL;
     }
 
-    /* the first fields, in the order the schema documents them */
+    server = doc->root;
 
-    if (json_object_set_new(server, "id", json_null()) != 0
-        || json_object_set_new(server, "registry",
-                               json_stringn(registry, registry_len)) != 0
-        || json_object_set_new(server, "vendor",
-                               json_string(vendor->name))
-           != 0
-        || json_object_set_new(server, "vendor_id",
-                               json_stringn(id, id_len)) != 0)
-    {
-        ngx_http_mcp_map_fail(err, "out of memory");
-        goto failed;
-    }
+    /*
+     * the first fields, in the order the schema documents them; an
+     * allocation that fails marks the document, refused below
+     */
+
+    (void) ngx_http_mcp_obj_set(server, "id", json_null());
+    (void) ngx_http_mcp_obj_set_string(server, "registry", registry,
+                                       registry_len);
+    (void) ngx_http_mcp_obj_set_string(server, "vendor", vendor->name,
+                                       strlen(vendor->name));
+    (void) ngx_http_mcp_obj_set_string(server, "vendor_id", id, id_len);
 
     if (vendor->to_canonical(body, server, err) != 0) {
         goto failed;
@@ -169,35 +122,65 @@ ngx_http_mcp_map_server(const ngx_http_mcp_vendor_t *vendor,
 
     /* "id" qualifies the vendor's id (the one the answer gives, if any) */
 
-    vid = json_object_get(server, "vendor_id");
-    v = json_string_value(vid);
-    len = registry_len + 1 + json_string_length(vid);
+    vid = ngx_http_mcp_obj_get(server, "vendor_id");
+    v = vid ? ngx_http_mcp_member_string(vid, &vlen) : NULL;
 
-    qid = malloc(len + 1);
-    if (qid == NULL) {
+    if (v == NULL) {
+        v = "";
+        vlen = 0;
+    }
+
+    len = registry_len + 1 + vlen;
+
+    qid = ngx_http_mcp_doc_alloc(doc, len);
+
+    if (qid) {
+        memcpy(qid, registry, registry_len);
+        qid[registry_len] = ':';
+        memcpy(qid + registry_len + 1, v, vlen);
+
+        (void) ngx_http_mcp_obj_set_string(server, "id", qid, len);
+    }
+
+    if (doc->nomem) {
         ngx_http_mcp_map_fail(err, "out of memory");
         goto failed;
     }
 
-    memcpy(qid, registry, registry_len);
-    qid[registry_len] = ':';
-    memcpy(qid + registry_len + 1, v, json_string_length(vid));
-    qid[len] = '\0';
-
-    if (json_object_set_new(server, "id", json_stringn(qid, len)) != 0) {
-        free(qid);
-        ngx_http_mcp_map_fail(err, "out of memory");
-        goto failed;
-    }
-
-    free(qid);
-
-    return server;
+    return doc;
 
 failed:
 
-    json_decref(server);
+    ngx_http_mcp_doc_free(doc);
     return NULL;
+}
+
+
+/* the same as a jansson tree: the tests' reference */
+
+json_t *
+ngx_http_mcp_map_server(const ngx_http_mcp_vendor_t *vendor,
+    const char *registry, size_t registry_len, const char *id, size_t id_len,
+    json_t *body, ngx_http_mcp_map_err_t *err)
+{
+    json_t              *server;
+    ngx_http_mcp_doc_t  *doc;
+
+    doc = ngx_http_mcp_map_canonical(vendor, registry, registry_len, id,
+                                     id_len, body, err);
+    if (doc == NULL) {
+        return NULL;
+    }
+
+    server = ngx_http_mcp_doc_json(doc->root);
+
+    ngx_http_mcp_doc_free(doc);
+
+    if (server == NULL) {
+        ngx_http_mcp_map_fail(err, "out of memory");
+    }
+
+    return server;
 }
 
 
@@ -260,11 +243,18 @@ ngx_http_mcp_map_check_native(const ngx_http_mcp_vendor_t *vendor,
 void
 ngx_http_mcp_map_redact(const ngx_http_mcp_vendor_t *vendor, json_t *body)
 {
+    ngx_http_mcp_map_redact_vendor(vendor, body);
+    ngx_http_mcp_map_scrub(vendor, body);
+}
+
+
+void
+ngx_http_mcp_map_redact_vendor(const ngx_http_mcp_vendor_t *vendor,
+    json_t *body)
+{
     if (vendor->redact) {
         vendor->redact(body);
     }
-
-    ngx_http_mcp_map_scrub(vendor, body);
 }
 
 
@@ -563,16 +553,34 @@ ngx_http_mcp_map_copy(json_t *dst, const char *dkey, json_t *src,
 }
 
 
+/* a canonical field: dst[dkey] = src[skey] when src has it (null included) */
+
+int
+ngx_http_mcp_map_field(ngx_http_mcp_obj_t *dst, const char *dkey,
+    json_t *src, const char *skey)
+{
+    json_t  *v;
+
+    v = json_object_get(src, skey);
+    if (v == NULL) {
+        return 0;
+    }
+
+    return ngx_http_mcp_obj_set(dst, dkey, v);
+}
+
+
 /*
  * dst[dkey] = src[skey] as ISO 8601 UTC; a value that is no timestamp
  * stays as it was under ext[skey] instead, so nothing is lost.
  */
 
 int
-ngx_http_mcp_map_time(json_t *dst, const char *dkey, json_t *src,
-    const char *skey, json_t *ext)
+ngx_http_mcp_map_time(ngx_http_mcp_obj_t *dst, const char *dkey,
+    json_t *src, const char *skey, ngx_http_mcp_obj_t *ext)
 {
     char     buf[64];
+    size_t   len;
     json_t  *v;
 
     v = json_object_get(src, skey);
@@ -581,7 +589,7 @@ ngx_http_mcp_map_time(json_t *dst, const char *dkey, json_t *src,
     }
 
     if (json_is_null(v)) {
-        return json_object_set(dst, dkey, v);
+        return ngx_http_mcp_obj_set(dst, dkey, v);
     }
 
     if (json_is_string(v)
@@ -589,30 +597,50 @@ ngx_http_mcp_map_time(json_t *dst, const char *dkey, json_t *src,
                                            sizeof(buf))
            == 0)
     {
-        return json_object_set_new(dst, dkey, json_string(buf));
+        len = strlen(buf);
+
+        /* one already in UTC is the vendor's own string */
+
+        if (len == json_string_length(v)
+            && memcmp(buf, json_string_value(v), len) == 0)
+        {
+            return ngx_http_mcp_obj_set(dst, dkey, v);
+        }
+
+        return ngx_http_mcp_obj_set_copy(dst, dkey, buf, len);
     }
 
-    return json_object_set(ext, skey, v);
+    return ngx_http_mcp_obj_set(ext, skey, v);
 }
 
 
-/* ext gets every field of src not named in "known" (NULL-terminated) */
+/*
+ * ext gets every field of src not named in "known" (NULL-terminated),
+ * after the fields it has: a field of src may replace one of those, not
+ * another of src's (a jansson object's keys are unique, and a parsed one
+ * has no NUL byte in a key: jansson refuses it)
+ */
 
 int
-ngx_http_mcp_map_rest(json_t *ext, json_t *src, const char *const *known)
+ngx_http_mcp_map_rest(ngx_http_mcp_obj_t *ext, json_t *src,
+    const char *const *known)
 {
-    size_t       i;
+    size_t       i, first;
     json_t      *v;
     const char  *key;
 
+    first = ext->n;
+
     json_object_foreach(src, key, v) {
         for (i = 0; known[i]; i++) {
-            if (strcmp(key, known[i]) == 0) {
+            if (key[0] == known[i][0] && strcmp(key, known[i]) == 0) {
                 break;
             }
         }
 
-        if (known[i] == NULL && json_object_set(ext, key, v) != 0) {
+        if (known[i] == NULL
+            && ngx_http_mcp_obj_put(ext, first, key, v) != 0)
+        {
             return -1;
         }
     }
@@ -654,180 +682,6 @@ ngx_http_mcp_map_is_uri(const char *s)
     }
 
     return 1;
-}
-
-
-/*
- * Removes every member that holds a secret, at any depth: one named like
- * a secret, and every member of a credentials object but those that
- * describe it.
- */
-
-void
-ngx_http_mcp_map_scrub(const ngx_http_mcp_vendor_t *vendor, json_t *json)
-{
-    ngx_http_mcp_map_scrub_in(vendor, json, NULL);
-}
-
-
-/*
- * "keep": inside a credentials object (or an array of them), the only
- * members that may stay
- */
-
-static void
-ngx_http_mcp_map_scrub_in(const ngx_http_mcp_vendor_t *vendor, json_t *json,
-    const char *const *keep)
-{
-    size_t       i, len;
-    json_t      *v;
-    void        *tmp;
-    const char  *key;
-    char         name[NGX_HTTP_MCP_NAME_LEN];
-
-    if (json_is_array(json)) {
-        json_array_foreach(json, i, v) {
-            if (keep && !json_is_object(v)) {
-                json_array_set_new(json, i, json_null());
-                continue;
-            }
-
-            ngx_http_mcp_map_scrub_in(vendor, v, keep);
-        }
-
-        return;
-    }
-
-    if (!json_is_object(json)) {
-        return;
-    }
-
-    json_object_foreach_safe(json, tmp, key, v) {
-        len = ngx_http_mcp_map_name(key, name);
-
-        if (ngx_http_mcp_map_secret(name, len, v)
-            || (keep && !ngx_http_mcp_map_named(name, len, keep)))
-        {
-            json_object_del(json, key);
-            continue;
-        }
-
-        ngx_http_mcp_map_scrub_in(vendor, v,
-                                  ngx_http_mcp_map_is_credentials(vendor,
-                                                                  name, len,
-                                                                  v)
-                                  ? vendor->credential_fields : NULL);
-    }
-}
-
-
-/* an object (or array) the vendor calls credentials, or named so */
-
-static int
-ngx_http_mcp_map_is_credentials(const ngx_http_mcp_vendor_t *vendor,
-    const char *name, size_t len, json_t *value)
-{
-    size_t  n;
-
-    if (!json_is_object(value) && !json_is_array(value)) {
-        return 0;
-    }
-
-    n = sizeof(NGX_HTTP_MCP_CREDENTIALS) - 1;
-
-    return (len >= n
-            && memcmp(name + len - n, NGX_HTTP_MCP_CREDENTIALS, n) == 0)
-           || ngx_http_mcp_map_named(name, len, vendor->credentials);
-}
-
-
-/*
- * The name as the scrub compares it: lower case letters and digits, the
- * rest left out; a longer name keeps its end, which is what a suffix
- * needs (and no name of the lists is that long).
- */
-
-static size_t
-ngx_http_mcp_map_name(const char *key, char *out)
-{
-    size_t       n, skip;
-    const char  *p;
-
-    for (n = 0, p = key; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-            || (*p >= '0' && *p <= '9'))
-        {
-            n++;
-        }
-    }
-
-    skip = (n > NGX_HTTP_MCP_NAME_LEN) ? n - NGX_HTTP_MCP_NAME_LEN : 0;
-
-    for (n = 0, p = key; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9')))
-        {
-            continue;
-        }
-
-        if (skip) {
-            skip--;
-            continue;
-        }
-
-        out[n++] = (*p >= 'A' && *p <= 'Z') ? (char) (*p | 0x20) : *p;
-    }
-
-    return n;
-}
-
-
-/* 1 if the normalized "name" is one of "names" (which are not) */
-
-static int
-ngx_http_mcp_map_named(const char *name, size_t len,
-    const char *const *names)
-{
-    size_t  n;
-    char    other[NGX_HTTP_MCP_NAME_LEN];
-
-    for ( /* void */ ; *names; names++) {
-        n = ngx_http_mcp_map_name(*names, other);
-
-        if (n == len && memcmp(name, other, len) == 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-static int
-ngx_http_mcp_map_secret(const char *name, size_t len, json_t *value)
-{
-    size_t                             n;
-    const ngx_http_mcp_secret_name_t  *s;
-
-    if (json_is_boolean(value)) {
-        return 0;
-    }
-
-    for (s = ngx_http_mcp_secret_names; s->name; s++) {
-        n = strlen(s->name);
-
-        if (s->strings && !json_is_string(value)) {
-            continue;
-        }
-
-        if (n == len || (s->suffix && n < len)) {
-            if (memcmp(name + len - n, s->name, n) == 0) {
-                return 1;
-            }
-        }
-    }
-
-    return 0;
 }
 
 
@@ -1033,8 +887,42 @@ ngx_http_mcp_map_normalize_time(const char *in, char *out, size_t len)
         return -1;
     }
 
-    n = snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d%sZ",
-                 year, month, day, hour, min, sec, frac);
+    /* "%04d-%02d-%02dT%02d:%02d:%02d%sZ", without snprintf()'s cost */
 
-    return (n > 0 && (size_t) n < len) ? 0 : -1;
+    if (len < sizeof("YYYY-MM-DDTHH:MM:SSZ") + flen) {
+        return -1;
+    }
+
+    out = ngx_http_mcp_map_two(out, year / 100);
+    out = ngx_http_mcp_map_two(out, year % 100);
+    *out++ = '-';
+    out = ngx_http_mcp_map_two(out, month);
+    *out++ = '-';
+    out = ngx_http_mcp_map_two(out, day);
+    *out++ = 'T';
+    out = ngx_http_mcp_map_two(out, hour);
+    *out++ = ':';
+    out = ngx_http_mcp_map_two(out, min);
+    *out++ = ':';
+    out = ngx_http_mcp_map_two(out, sec);
+
+    memcpy(out, frac, flen);
+    out += flen;
+
+    *out++ = 'Z';
+    *out = '\0';
+
+    return 0;
+}
+
+
+/* two decimal digits of 0 to 99 */
+
+static char *
+ngx_http_mcp_map_two(char *p, int v)
+{
+    *p++ = (char) ('0' + v / 10);
+    *p++ = (char) ('0' + v % 10);
+
+    return p;
 }

@@ -135,8 +135,8 @@ ngx_http_mcp_metrics_create_main_conf(ngx_conf_t *cf)
      *     mcf->enabled = 0;
      *     mcf->node = NULL;
      *     mcf->registries = NULL;
-     *     mcf->random = NULL;
-     *     mcf->random_left = 0;
+     *     mcf->ids = 0;
+     *     mcf->id_keyed = 0;
      */
 
     mcf->cache_status = NGX_ERROR;

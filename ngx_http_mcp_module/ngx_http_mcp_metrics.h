@@ -126,15 +126,17 @@ typedef struct {
 
     ngx_int_t                       cache_status;   /* $mcp_cache_status */
 
-    /*
-     * ngx_http_mcp_audit.c: $mcp_request_id, nginx's $request_id (when
-     * OpenSSL fails), and the worker's random bytes the ids are made of,
-     * filled in the worker when first used
-     */
+    /* ngx_http_mcp_audit.c: $mcp_request_id, nginx's $request_id */
     ngx_int_t                       request_id;
     ngx_int_t                       nginx_request_id;
-    u_char                         *random;
-    size_t                          random_left;
+
+    /*
+     * how a worker makes $request_id: its random key (drawn on first use,
+     * in the worker) and how many it made; runtime, not configuration
+     */
+    u_char                          id_key[16];
+    uint64_t                        ids;
+    unsigned                        id_keyed:1;
 } ngx_http_mcp_metrics_main_conf_t;
 
 

@@ -229,6 +229,12 @@ ngx_http_mcp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_mcp_preconfiguration(ngx_conf_t *cf)
 {
+    /* before anything of the module's allocates with jansson */
+
+    if (ngx_http_mcp_json_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_mcp_add_variables(cf);
 }
 

@@ -211,12 +211,16 @@ void ngx_http_mcp_reply_json_headers(ngx_http_request_t *r, off_t len);
 ngx_int_t ngx_http_mcp_filter_init(ngx_conf_t *cf);
 
 /* ngx_http_mcp_json.c: jansson on pool memory */
+ngx_int_t ngx_http_mcp_json_init(ngx_conf_t *cf);
+ngx_pool_t *ngx_http_mcp_json_arena(ngx_pool_t *pool);
+ngx_pool_t *ngx_http_mcp_json_arena_for(ngx_http_request_t *r, size_t size);
 json_t *ngx_http_mcp_json_parse(ngx_http_request_t *r, ngx_chain_t *in,
     ngx_str_t *error);
 ngx_int_t ngx_http_mcp_json_track(ngx_http_request_t *r, json_t *json);
 void ngx_http_mcp_json_release(ngx_http_request_t *r, json_t *json);
 ngx_int_t ngx_http_mcp_json_dump(ngx_http_request_t *r, json_t *json,
     ngx_chain_t **out);
+ngx_chain_t *ngx_http_mcp_json_out(ngx_http_request_t *r, size_t size);
 
 /* ngx_http_mcp_internal.c: the locations of subrequests are internal */
 ngx_int_t ngx_http_mcp_internal_route(ngx_conf_t *cf, ngx_str_t *registry);

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "ngx_http_mcp_doc.h"
+
 
 /* the longest server id any vendor accepts in a path */
 #define NGX_HTTP_MCP_ID_MAX_LEN   64
@@ -70,8 +72,12 @@ typedef struct {
     int                (*check_answer)(json_t *body,
                                        ngx_http_mcp_map_err_t *err);
 
-    /* an answer of that shape (envelope included) -> canonical fields */
-    int                (*to_canonical)(json_t *body, json_t *server,
+    /*
+     * an answer of that shape (envelope included) -> canonical fields, in
+     * a document pointing into the answer (ngx_http_mcp_doc.h)
+     */
+    int                (*to_canonical)(json_t *body,
+                                       ngx_http_mcp_obj_t *server,
                                        ngx_http_mcp_map_err_t *err);
 
     /* a checked canonical update -> the vendor's PUT body */

@@ -79,31 +79,32 @@ ngx_http_mcp_barndoor_check_answer(json_t *body, ngx_http_mcp_map_err_t *err)
 
 
 static int
-ngx_http_mcp_barndoor_to_canonical(json_t *body, json_t *server,
+ngx_http_mcp_barndoor_to_canonical(json_t *body, ngx_http_mcp_obj_t *server,
     ngx_http_mcp_map_err_t *err)
 {
-    json_t      *v, *remote, *ext, *exts;
-    const char  *s, *status;
+    json_t              *v;
+    const char          *s, *status;
+    ngx_http_mcp_obj_t  *remote, *ext, *exts;
 
     /* ngx_http_mcp_barndoor_check_answer(): a string */
-    json_object_set(server, "vendor_id", json_object_get(body, "id"));
-    ngx_http_mcp_map_copy(server, "name", body, "name");
-    ngx_http_mcp_map_copy(server, "slug", body, "slug");
-    ngx_http_mcp_map_copy(server, "provider", body, "provider");
+    ngx_http_mcp_obj_set(server, "vendor_id", json_object_get(body, "id"));
+    ngx_http_mcp_map_field(server, "name", body, "name");
+    ngx_http_mcp_map_field(server, "slug", body, "slug");
+    ngx_http_mcp_map_field(server, "provider", body, "provider");
 
     v = json_object_get(body, "url");
 
     if (json_is_string(v)) {
-        remote = json_object();
+        remote = ngx_http_mcp_doc_object(server->doc);
         if (remote == NULL) {
             return ngx_http_mcp_map_fail(err, "out of memory");
         }
 
-        json_object_set(remote, "url", v);
-        json_object_set_new(server, "remote", remote);
+        ngx_http_mcp_obj_set(remote, "url", v);
+        ngx_http_mcp_obj_set_obj(server, "remote", remote);
 
     } else if (json_is_null(v)) {
-        json_object_set_new(server, "remote", json_null());
+        ngx_http_mcp_obj_set(server, "remote", v);
     }
 
     s = json_string_value(json_object_get(body, "connection_status"));
@@ -120,23 +121,18 @@ ngx_http_mcp_barndoor_to_canonical(json_t *body, json_t *server,
         }
     }
 
-    json_object_set_new(server, "status", json_string(status));
+    ngx_http_mcp_obj_set_string(server, "status", status, strlen(status));
 
-    ext = json_object();
-    exts = json_object();
+    ext = ngx_http_mcp_doc_object(server->doc);
+    exts = ngx_http_mcp_doc_object(server->doc);
 
     if (ext == NULL || exts == NULL
         || ngx_http_mcp_map_rest(ext, body, ngx_http_mcp_barndoor_known) != 0
-        || json_object_set(exts, "barndoor", ext) != 0
-        || json_object_set(server, "extensions", exts) != 0)
+        || ngx_http_mcp_obj_set_obj(exts, "barndoor", ext) != 0
+        || ngx_http_mcp_obj_set_obj(server, "extensions", exts) != 0)
     {
-        json_decref(ext);
-        json_decref(exts);
         return ngx_http_mcp_map_fail(err, "out of memory");
     }
-
-    json_decref(ext);
-    json_decref(exts);
 
     return 0;
 }

@@ -56,59 +56,65 @@ ngx_http_mcp_gatana_check_answer(json_t *body, ngx_http_mcp_map_err_t *err)
 
 
 static int
-ngx_http_mcp_gatana_to_canonical(json_t *body, json_t *server,
+ngx_http_mcp_gatana_to_canonical(json_t *body, ngx_http_mcp_obj_t *server,
     ngx_http_mcp_map_err_t *err)
 {
-    size_t       i;
-    json_t      *srv, *v, *a, *t, *h, *names, *remote, *auth, *ext, *exts;
-    const char  *s, *m;
+    size_t                  i;
+    json_t                 *srv, *v, *a, *t, *h;
+    const char             *s, *m;
+    ngx_http_mcp_doc_t     *doc;
+    ngx_http_mcp_obj_t     *names, *remote, *auth, *ext, *exts;
+    ngx_http_mcp_member_t  *id;
 
     /* ngx_http_mcp_gatana_check_answer(): an object */
     srv = json_object_get(body, "server");
 
-    ext = json_object();
-    exts = json_object();
-    auth = json_object();
-    remote = json_object();
-    names = json_array();
+    doc = server->doc;
+
+    ext = ngx_http_mcp_doc_object(doc);
+    exts = ngx_http_mcp_doc_object(doc);
+    auth = ngx_http_mcp_doc_object(doc);
+    remote = ngx_http_mcp_doc_object(doc);
+    names = ngx_http_mcp_doc_array(doc);
 
     if (ext == NULL || exts == NULL || auth == NULL || remote == NULL
         || names == NULL)
     {
-        goto nomem;
+        return ngx_http_mcp_map_fail(err, "out of memory");
     }
 
     v = json_object_get(srv, "slug");
     if (json_is_string(v)) {
-        json_object_set(server, "vendor_id", v);
+        ngx_http_mcp_obj_set(server, "vendor_id", v);
     }
 
-    ngx_http_mcp_map_copy(server, "name", srv, "name");
-    ngx_http_mcp_map_copy(server, "description", srv, "description");
-    ngx_http_mcp_map_copy(server, "slug", srv, "slug");
+    ngx_http_mcp_map_field(server, "name", srv, "name");
+    ngx_http_mcp_map_field(server, "description", srv, "description");
+    ngx_http_mcp_map_field(server, "slug", srv, "slug");
 
     /* the MCP endpoint, in the MCP Registry's "remotes" vocabulary */
 
     t = json_object_get(srv, "transportConfig");
-    s = json_string_value(json_object_get(t, "type"));
+    v = json_object_get(t, "type");
+    s = json_string_value(v);
 
     if (s) {
         if (strcmp(s, "httpstreaming") == 0) {
-            json_object_set_new(remote, "type",
-                                json_string("streamable-http"));
+            ngx_http_mcp_obj_set_string(remote, "type", "streamable-http",
+                                        sizeof("streamable-http") - 1);
 
         } else if (strcmp(s, "sse") == 0) {
-            json_object_set_new(remote, "type", json_string("sse"));
+            ngx_http_mcp_obj_set(remote, "type", v);
 
         } else {
-            json_object_set_new(ext, "transportType", json_string(s));
+            ngx_http_mcp_obj_set(ext, "transportType", v);
         }
     }
 
-    ngx_http_mcp_map_copy(remote, "url", t, "url");
+    ngx_http_mcp_map_field(remote, "url", t, "url");
 
-    if (json_object_size(remote)) {
-        json_object_set(server, "remote", remote);
+    if (remote->n) {
+        ngx_http_mcp_obj_set_obj(server, "remote", remote);
     }
 
     /* header names only: their values are credentials */
@@ -116,28 +122,29 @@ ngx_http_mcp_gatana_to_canonical(json_t *body, json_t *server,
     json_array_foreach(json_object_get(t, "headers"), i, h) {
         v = json_array_get(h, 0);
         if (json_is_string(v)) {
-            json_array_append(names, v);
+            ngx_http_mcp_obj_append(names, v);
         }
     }
 
     if (json_object_get(t, "headers")) {
-        json_object_set(ext, "transportHeaderNames", names);
+        ngx_http_mcp_obj_set_obj(ext, "transportHeaderNames", names);
     }
 
     v = json_object_get(srv, "isEnabled");
 
     if (json_is_boolean(v)) {
-        json_object_set(server, "enabled", v);
-        json_object_set_new(server, "status",
-                            json_string(json_is_true(v) ? "active"
-                                                        : "disabled"));
+        ngx_http_mcp_obj_set(server, "enabled", v);
+        s = json_is_true(v) ? "active" : "disabled";
 
     } else {
-        json_object_set_new(server, "status", json_string("unknown"));
+        s = "unknown";
     }
 
+    ngx_http_mcp_obj_set_string(server, "status", s, strlen(s));
+
     a = json_object_get(srv, "authorization");
-    s = json_string_value(json_object_get(a, "method"));
+    v = json_object_get(a, "method");
+    s = json_string_value(v);
     m = NULL;
 
     if (s) {
@@ -151,31 +158,31 @@ ngx_http_mcp_gatana_to_canonical(json_t *body, json_t *server,
             m = "oauth2";
 
         } else {
-            json_object_set_new(ext, "authorizationMethod", json_string(s));
+            ngx_http_mcp_obj_set(ext, "authorizationMethod", v);
         }
     }
 
     if (m) {
-        json_object_set_new(auth, "method", json_string(m));
+        ngx_http_mcp_obj_set_string(auth, "method", m, strlen(m));
     }
 
-    ngx_http_mcp_map_copy(auth, "oauth_client_id",
-                          json_object_get(srv, "oauthClientConfiguration"),
-                          "client_id");
+    ngx_http_mcp_map_field(auth, "oauth_client_id",
+                           json_object_get(srv, "oauthClientConfiguration"),
+                           "client_id");
 
     v = json_object_get(a, "apikeys");
     if (json_is_array(v)) {
-        json_object_set_new(auth, "credentials_set",
-                            json_boolean(json_array_size(v) > 0
-                                || json_is_true(json_object_get(
-                                       json_object_get(srv,
-                                                       "serverCredentials"),
-                                       "hasAccessToken"))));
+        ngx_http_mcp_obj_set(auth, "credentials_set",
+                             json_boolean(json_array_size(v) > 0
+                                 || json_is_true(json_object_get(
+                                        json_object_get(srv,
+                                                        "serverCredentials"),
+                                        "hasAccessToken"))));
     }
 
-    json_object_set(server, "auth", auth);
+    ngx_http_mcp_obj_set_obj(server, "auth", auth);
 
-    ngx_http_mcp_map_copy(ext, "credentialsScope", a, "credentialsScope");
+    ngx_http_mcp_map_field(ext, "credentialsScope", a, "credentialsScope");
 
     ngx_http_mcp_map_time(server, "created_at", srv, "createdAt", ext);
     ngx_http_mcp_map_time(server, "updated_at", srv, "updatedAt", ext);
@@ -183,40 +190,24 @@ ngx_http_mcp_gatana_to_canonical(json_t *body, json_t *server,
     /* the rest of the server, and the answer's other members */
 
     if (ngx_http_mcp_map_rest(ext, srv, ngx_http_mcp_gatana_known) != 0
-        || ngx_http_mcp_map_copy(ext, "files", body, "files") != 0
-        || ngx_http_mcp_map_copy(ext, "currentUserCredentials", body,
-                                 "currentUserCredentials") != 0
-        || json_object_set(exts, "gatana", ext) != 0
-        || json_object_set(server, "extensions", exts) != 0)
+        || ngx_http_mcp_map_field(ext, "files", body, "files") != 0
+        || ngx_http_mcp_map_field(ext, "currentUserCredentials", body,
+                                  "currentUserCredentials") != 0
+        || ngx_http_mcp_obj_set_obj(exts, "gatana", ext) != 0
+        || ngx_http_mcp_obj_set_obj(server, "extensions", exts) != 0)
     {
-        goto nomem;
+        return ngx_http_mcp_map_fail(err, "out of memory");
     }
 
     /* "id" of the server is Gatana's internal number, not its path id */
 
-    v = json_object_get(ext, "id");
-    if (v) {
-        json_object_set(ext, "serverId", v);
-        json_object_del(ext, "id");
+    id = ngx_http_mcp_obj_get(ext, "id");
+    if (id) {
+        ngx_http_mcp_obj_set_member(ext, "serverId", id);
+        ngx_http_mcp_obj_del(ext, "id");
     }
 
-    json_decref(ext);
-    json_decref(exts);
-    json_decref(auth);
-    json_decref(remote);
-    json_decref(names);
-
     return 0;
-
-nomem:
-
-    json_decref(ext);
-    json_decref(exts);
-    json_decref(auth);
-    json_decref(remote);
-    json_decref(names);
-
-    return ngx_http_mcp_map_fail(err, "out of memory");
 }
 
 

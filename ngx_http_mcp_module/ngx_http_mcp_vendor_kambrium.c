@@ -18,9 +18,10 @@
 
 static int ngx_http_mcp_kambrium_id(const unsigned char *id, size_t len,
     unsigned char *canonical);
-static int ngx_http_mcp_kambrium_data(json_t *d, json_t *server, json_t *ext);
-static int ngx_http_mcp_kambrium_connection(json_t *c, json_t *server,
-    json_t *ext);
+static int ngx_http_mcp_kambrium_data(json_t *d, ngx_http_mcp_obj_t *server,
+    ngx_http_mcp_obj_t *ext);
+static int ngx_http_mcp_kambrium_connection(json_t *c,
+    ngx_http_mcp_obj_t *server, ngx_http_mcp_obj_t *ext);
 static const char *ngx_http_mcp_kambrium_status(json_t *rec);
 static int ngx_http_mcp_kambrium_check_native(json_t *body,
     ngx_http_mcp_map_err_t *err);
@@ -104,100 +105,93 @@ ngx_http_mcp_kambrium_check_answer(json_t *body, ngx_http_mcp_map_err_t *err)
 
 
 static int
-ngx_http_mcp_kambrium_to_canonical(json_t *body, json_t *server,
+ngx_http_mcp_kambrium_to_canonical(json_t *body, ngx_http_mcp_obj_t *server,
     ngx_http_mcp_map_err_t *err)
 {
-    int      rc;
-    json_t  *rec, *ext, *exts;
+    int                  rc;
+    json_t              *rec;
+    ngx_http_mcp_obj_t  *ext, *exts;
 
-    ext = json_object();
-    exts = json_object();
+    ext = ngx_http_mcp_doc_object(server->doc);
+    exts = ngx_http_mcp_doc_object(server->doc);
 
     if (ext == NULL || exts == NULL) {
-        json_decref(ext);
-        json_decref(exts);
         return ngx_http_mcp_map_fail(err, "out of memory");
     }
 
     rec = json_object_get(body, "data");
 
     if (json_is_object(rec)) {
-        json_object_set_new(ext, "envelope", json_string("data"));
+        ngx_http_mcp_obj_set_string(ext, "envelope", "data", 4);
         rc = ngx_http_mcp_kambrium_data(rec, server, ext);
 
     } else {
         /* ngx_http_mcp_kambrium_check_answer(): the other envelope */
         rec = json_object_get(body, "connection");
-        json_object_set_new(ext, "envelope", json_string("connection"));
+        ngx_http_mcp_obj_set_string(ext, "envelope", "connection", 10);
         rc = ngx_http_mcp_kambrium_connection(rec, server, ext);
     }
 
-    if (rc == 0) {
-        rc = json_object_set_new(exts, "kambrium", ext);
-        ext = NULL;
+    if (rc != 0
+        || ngx_http_mcp_obj_set_obj(exts, "kambrium", ext) != 0
+        || ngx_http_mcp_obj_set_obj(server, "extensions", exts) != 0)
+    {
+        return ngx_http_mcp_map_fail(err, "out of memory");
     }
 
-    if (rc == 0) {
-        rc = json_object_set_new(server, "extensions", exts);
-        exts = NULL;
-    }
-
-    json_decref(ext);
-    json_decref(exts);
-
-    if (rc != 0 && err->text[0] == '\0') {
-        ngx_http_mcp_map_fail(err, "out of memory");
-    }
-
-    return rc;
+    return 0;
 }
 
 
 /* {"success": true, "data": {...}} */
 
 static int
-ngx_http_mcp_kambrium_data(json_t *d, json_t *server, json_t *ext)
+ngx_http_mcp_kambrium_data(json_t *d, ngx_http_mcp_obj_t *server,
+    ngx_http_mcp_obj_t *ext)
 {
-    char     buf[32];
-    json_t  *v, *auth, *vs;
+    int                  n;
+    char                 buf[32];
+    json_t              *v, *vs;
+    const char          *s;
+    ngx_http_mcp_obj_t  *auth;
 
     v = json_object_get(d, "id");
 
     if (json_is_integer(v)) {
-        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(v));
-        json_object_set_new(server, "vendor_id", json_string(buf));
+        n = snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(v));
+        ngx_http_mcp_obj_set_copy(server, "vendor_id", buf, (size_t) n);
 
     } else if (json_is_string(v)) {
-        json_object_set(server, "vendor_id", v);
+        ngx_http_mcp_obj_set(server, "vendor_id", v);
     }
 
-    ngx_http_mcp_map_copy(server, "name", d, "mcp_server_name");
-    ngx_http_mcp_map_copy(server, "enabled", d, "agent_enabled");
+    ngx_http_mcp_map_field(server, "name", d, "mcp_server_name");
+    ngx_http_mcp_map_field(server, "enabled", d, "agent_enabled");
 
-    json_object_set_new(server, "status",
-                        json_string(ngx_http_mcp_kambrium_status(d)));
+    s = ngx_http_mcp_kambrium_status(d);
+    ngx_http_mcp_obj_set_string(server, "status", s, strlen(s));
 
-    auth = json_object();
+    auth = ngx_http_mcp_doc_object(server->doc);
     if (auth == NULL) {
         return -1;
     }
 
-    ngx_http_mcp_map_copy(auth, "oauth_client_id", d, "oauth2_client_id");
-    ngx_http_mcp_map_copy(auth, "oauth_scopes", d, "oauth2_scopes");
+    ngx_http_mcp_map_field(auth, "oauth_client_id", d, "oauth2_client_id");
+    ngx_http_mcp_map_field(auth, "oauth_scopes", d, "oauth2_scopes");
 
     /* a verification status exists once a key was set */
 
     vs = json_object_get(d, "api_key_verification_status");
     if (vs) {
-        json_object_set_new(auth, "credentials_set",
-                            json_boolean(json_is_string(vs)));
+        ngx_http_mcp_obj_set(auth, "credentials_set",
+                             json_boolean(json_is_string(vs)));
     }
 
-    json_object_set_new(server, "auth", auth);
+    ngx_http_mcp_obj_set_obj(server, "auth", auth);
 
-    ngx_http_mcp_map_copy(server, "access_type", d, "access_type");
-    ngx_http_mcp_map_copy(server, "disabled_tools", d, "disabled_tools");
+    ngx_http_mcp_map_field(server, "access_type", d, "access_type");
+    ngx_http_mcp_map_field(server, "disabled_tools", d, "disabled_tools");
     ngx_http_mcp_map_time(server, "created_at", d, "created_at", ext);
     ngx_http_mcp_map_time(server, "updated_at", d, "updated_at", ext);
 
@@ -208,24 +202,26 @@ ngx_http_mcp_kambrium_data(json_t *d, json_t *server, json_t *ext)
 /* {"message": "...", "connection": {...}} */
 
 static int
-ngx_http_mcp_kambrium_connection(json_t *c, json_t *server, json_t *ext)
+ngx_http_mcp_kambrium_connection(json_t *c, ngx_http_mcp_obj_t *server,
+    ngx_http_mcp_obj_t *ext)
 {
-    json_t      *auth, *v;
-    const char  *s, *m;
+    json_t              *v;
+    const char          *s, *m;
+    ngx_http_mcp_obj_t  *auth;
 
-    ngx_http_mcp_map_copy(server, "name", c, "name");
-    ngx_http_mcp_map_copy(server, "description", c, "description");
-    ngx_http_mcp_map_copy(server, "provider", c, "server_type");
+    ngx_http_mcp_map_field(server, "name", c, "name");
+    ngx_http_mcp_map_field(server, "description", c, "description");
+    ngx_http_mcp_map_field(server, "provider", c, "server_type");
 
     s = ngx_http_mcp_kambrium_status(c);
-    json_object_set_new(server, "status", json_string(s));
+    ngx_http_mcp_obj_set_string(server, "status", s, strlen(s));
 
     if (strcmp(s, "active") == 0 || strcmp(s, "disabled") == 0) {
-        json_object_set_new(server, "enabled",
-                            json_boolean(strcmp(s, "active") == 0));
+        ngx_http_mcp_obj_set(server, "enabled",
+                             json_boolean(strcmp(s, "active") == 0));
     }
 
-    auth = json_object();
+    auth = ngx_http_mcp_doc_object(server->doc);
     if (auth == NULL) {
         return -1;
     }
@@ -244,18 +240,18 @@ ngx_http_mcp_kambrium_connection(json_t *c, json_t *server, json_t *ext)
     }
 
     if (m) {
-        json_object_set_new(auth, "method", json_string(m));
+        ngx_http_mcp_obj_set_string(auth, "method", m, strlen(m));
 
     } else if (v) {
-        json_object_set(ext, "auth_method", v);
+        ngx_http_mcp_obj_set(ext, "auth_method", v);
     }
 
-    ngx_http_mcp_map_copy(auth, "oauth_client_id", c, "oauth2_client_id");
-    ngx_http_mcp_map_copy(auth, "oauth_scopes", c, "oauth2_scopes");
-    json_object_set_new(server, "auth", auth);
+    ngx_http_mcp_map_field(auth, "oauth_client_id", c, "oauth2_client_id");
+    ngx_http_mcp_map_field(auth, "oauth_scopes", c, "oauth2_scopes");
+    ngx_http_mcp_obj_set_obj(server, "auth", auth);
 
-    ngx_http_mcp_map_copy(server, "access_type", c, "access_type");
-    ngx_http_mcp_map_copy(server, "disabled_tools", c, "disabled_tools");
+    ngx_http_mcp_map_field(server, "access_type", c, "access_type");
+    ngx_http_mcp_map_field(server, "disabled_tools", c, "disabled_tools");
     ngx_http_mcp_map_time(server, "created_at", c, "created_at", ext);
     ngx_http_mcp_map_time(server, "updated_at", c, "updated_at", ext);
 

@@ -69,6 +69,31 @@ fuzz_same_text(json_t *json)
 }
 
 
+/* "text" ("size" bytes) is what json_dumpb(JSON_COMPACT) writes of json */
+
+static inline void
+fuzz_same_as(json_t *json, const unsigned char *text, size_t size)
+{
+    char    *want;
+    size_t   n;
+
+    n = json_dumpb(json, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+    want = malloc(n);
+
+    if (n == 0 || want == NULL) {
+        fuzz_fail("out of memory");
+    }
+
+    if (json_dumpb(json, want, n, JSON_COMPACT | JSON_ENCODE_ANY) != n
+        || n != size || memcmp(want, text, n) != 0)
+    {
+        fuzz_fail("the scrubbed answer written is not the reference's");
+    }
+
+    free(want);
+}
+
+
 /*
  * No member whose name (lower case, letters and digits only) ends like a
  * secret's is left, unless its value is a boolean: an oracle written
