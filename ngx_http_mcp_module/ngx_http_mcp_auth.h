@@ -129,6 +129,8 @@ typedef struct {
 
     ngx_array_t                   sources;  /* ngx_http_mcp_jwks_source_t * */
     ngx_array_t                   uses;     /* where: server, source */
+    ngx_array_t                   locations;
+                              /* ngx_http_mcp_auth_loc_conf_t *, with sources */
     ngx_shm_zone_t               *zone;
     ngx_http_mcp_jwks_shared_t   *shared;   /* the zone's records */
 
@@ -261,6 +263,7 @@ void ngx_http_mcp_jwks_unknown_kid(ngx_http_request_t *r,
 ngx_int_t ngx_http_mcp_jwks_parse(ngx_http_mcp_jwks_source_t *src,
     u_char *text, size_t len, ngx_uint_t quiet, ngx_pool_t **pool,
     ngx_array_t **keys, u_char *reason, size_t *reason_len);
+void ngx_http_mcp_jwks_exit(ngx_http_mcp_auth_main_conf_t *amcf);
 
 /* ngx_http_mcp_jwt_cache.c: verified tokens, per worker */
 void ngx_http_mcp_jwt_cache_flush(ngx_http_mcp_jwt_cache_t *cache);

@@ -243,6 +243,9 @@ ngx_http_mcp_auth_create_main_conf(ngx_conf_t *cf)
            != NGX_OK
         || ngx_array_init(&amcf->uses, cf->pool, 2,
                           2 * sizeof(void *))
+           != NGX_OK
+        || ngx_array_init(&amcf->locations, cf->pool, 4,
+                          sizeof(ngx_http_mcp_auth_loc_conf_t *))
            != NGX_OK)
     {
         return NULL;
@@ -578,10 +581,16 @@ ngx_http_mcp_auth_exit_process(ngx_cycle_t *cycle)
     amcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_mcp_auth_module);
 
-    if (amcf && amcf->cache) {
+    if (amcf == NULL) {
+        return;
+    }
+
+    if (amcf->cache) {
         ngx_http_mcp_jwt_cache_destroy(amcf->cache);
         amcf->cache = NULL;
     }
+
+    ngx_http_mcp_jwks_exit(amcf);
 }
 
 

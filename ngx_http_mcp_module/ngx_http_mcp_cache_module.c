@@ -815,13 +815,13 @@ ngx_http_mcp_cache_pool_cleanup(void *data)
 {
     ngx_http_mcp_cache_main_conf_t *mcf = data;
 
+    ngx_queue_t                   *q;
+    ngx_http_mcp_cache_pending_t  *pd;
+
     if (mcf->rds) {
         ngx_http_mcp_redis_destroy(mcf->rds);
         mcf->rds = NULL;
     }
-
-    ngx_queue_t                   *q;
-    ngx_http_mcp_cache_pending_t  *pd;
 
     /* the invalidations this worker was sending wait for another */
 
@@ -831,4 +831,6 @@ ngx_http_mcp_cache_pool_cleanup(void *data)
 
         ngx_http_mcp_cache_node_done(pd, 0);
     }
+
+    ngx_http_mcp_key_release();
 }

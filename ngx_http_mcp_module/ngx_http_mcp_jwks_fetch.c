@@ -375,6 +375,7 @@ ngx_http_mcp_jwks_use(ngx_conf_t *cf, ngx_http_mcp_auth_loc_conf_t *alcf)
     ngx_http_mcp_jwks_use_t         *use;
     ngx_http_core_srv_conf_t        *cscf;
     ngx_http_mcp_jwks_source_t     **srcp;
+    ngx_http_mcp_auth_loc_conf_t   **locp;
     ngx_http_mcp_auth_main_conf_t   *amcf;
 
     if (alcf->sources == NULL) {
@@ -383,6 +384,15 @@ ngx_http_mcp_jwks_use(ngx_conf_t *cf, ngx_http_mcp_auth_loc_conf_t *alcf)
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mcp_auth_module);
     cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+
+    /* its worker's key list is freed at the worker's exit */
+
+    locp = ngx_array_push(&amcf->locations);
+    if (locp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *locp = alcf;
 
     srcp = alcf->sources->elts;
 

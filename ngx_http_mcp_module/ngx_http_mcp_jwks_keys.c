@@ -424,3 +424,31 @@ ngx_http_mcp_jwks_unknown_kid(ngx_http_request_t *r,
         (void) ngx_http_mcp_jwks_fetch(r, src, 0);
     }
 }
+
+
+void
+ngx_http_mcp_jwks_exit(ngx_http_mcp_auth_main_conf_t *amcf)
+{
+    ngx_uint_t                     i;
+    ngx_http_mcp_jwks_source_t   **srcp;
+    ngx_http_mcp_auth_loc_conf_t **locp;
+
+    locp = amcf->locations.elts;
+
+    for (i = 0; i < amcf->locations.nelts; i++) {
+        if (locp[i]->dynamic) {
+            ngx_free(locp[i]->dynamic);
+            locp[i]->dynamic = NULL;
+        }
+    }
+
+    srcp = amcf->sources.elts;
+
+    for (i = 0; i < amcf->sources.nelts; i++) {
+        if (srcp[i]->pool) {
+            ngx_destroy_pool(srcp[i]->pool);
+            srcp[i]->pool = NULL;
+            srcp[i]->keys = NULL;
+        }
+    }
+}

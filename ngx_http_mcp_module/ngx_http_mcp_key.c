@@ -16,6 +16,17 @@
 #include "ngx_http_mcp_key.h"
 
 
+/*
+ * The digest and its context, fetched once per process and kept: a hit
+ * computes one field, and EVP_MD_fetch() is a lookup in the provider's
+ * tables.  The worker is single-threaded; ngx_http_mcp_key_release()
+ * frees them when it exits.
+ */
+
+static EVP_MD      *ngx_http_mcp_key_sha256;
+static EVP_MD_CTX  *ngx_http_mcp_key_ctx;
+
+
 static void
 ngx_http_mcp_key_len(unsigned char *p, size_t len)
 {
@@ -60,30 +71,26 @@ ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
     unsigned char         size[NGX_HTTP_MCP_KEY_LEN_SIZE];
     unsigned char         buf[1024];
     unsigned char         digest[EVP_MAX_MD_SIZE];
-    static EVP_MD        *sha256;
-    static EVP_MD_CTX    *ctx;
+    EVP_MD_CTX           *ctx;
     static const char     hex[] = "0123456789abcdef";
 
-    /*
-     * fetched once per process and kept: a hit computes one field, and
-     * EVP_MD_fetch() is a lookup in the provider's tables
-     */
-
-    if (sha256 == NULL) {
-        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-        if (sha256 == NULL) {
+    if (ngx_http_mcp_key_sha256 == NULL) {
+        ngx_http_mcp_key_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        if (ngx_http_mcp_key_sha256 == NULL) {
             return -1;
         }
     }
 
-    if (ctx == NULL) {
-        ctx = EVP_MD_CTX_new();
-        if (ctx == NULL) {
+    if (ngx_http_mcp_key_ctx == NULL) {
+        ngx_http_mcp_key_ctx = EVP_MD_CTX_new();
+        if (ngx_http_mcp_key_ctx == NULL) {
             return -1;
         }
     }
 
-    if (EVP_DigestInit_ex2(ctx, sha256, NULL) != 1) {
+    ctx = ngx_http_mcp_key_ctx;
+
+    if (EVP_DigestInit_ex2(ctx, ngx_http_mcp_key_sha256, NULL) != 1) {
         return -1;
     }
 
@@ -130,4 +137,15 @@ ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
     }
 
     return 0;
+}
+
+
+void
+ngx_http_mcp_key_release(void)
+{
+    EVP_MD_CTX_free(ngx_http_mcp_key_ctx);
+    ngx_http_mcp_key_ctx = NULL;
+
+    EVP_MD_free(ngx_http_mcp_key_sha256);
+    ngx_http_mcp_key_sha256 = NULL;
 }

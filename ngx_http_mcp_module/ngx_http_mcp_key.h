@@ -48,5 +48,8 @@ size_t ngx_http_mcp_key_encode(const ngx_http_mcp_key_part_t *parts,
 int ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
     unsigned char *field);
 
+/* frees what ngx_http_mcp_key_field() kept for the process (at its exit) */
+void ngx_http_mcp_key_release(void);
+
 
 #endif /* _NGX_HTTP_MCP_KEY_H_INCLUDED_ */

@@ -46,6 +46,12 @@ SANITIZE = os.environ.get("MCP_SANITIZE", "")
 VALGRIND = os.environ.get("MCP_VALGRIND", "") == "1"
 NGINX_ENV = dict(os.environ)
 
+# under either, everything nginx does is many times slower: a test's
+# timings stretch by this much, and so do the Redis timeouts of every
+# configuration that leaves them at their defaults (a worker's first
+# handshake, valgrind translating its code, takes longer than a second)
+SLOW = 10 if VALGRIND else 3 if SANITIZE else 1
+
 if SANITIZE == "address" and MODULE:
     MODULE = os.path.join(BUILD, "ngx_http_mcp_module-address.so")
     NGINX_ENV["LD_PRELOAD"] = subprocess.run(
@@ -298,7 +304,7 @@ class Nginx:
         subst.setdefault("MCP_MODULE", MODULE or "")
         if DEMO_KEYS:
             subst.setdefault("MCP_DEMO_KEYS", DEMO_KEYS)
-        self.conf = self.render(conf, subst)
+        self.conf = self.stretch(self.render(conf, subst))
         self.conf_path = os.path.join(self.prefix, "conf", "nginx.conf")
         with open(self.conf_path, "w") as f:
             f.write(self.conf)
@@ -314,6 +320,18 @@ class Nginx:
             conf = re.sub(r"^load_module .*$", "", conf, flags=re.M)
         return string.Template(conf).safe_substitute(
             {k: str(v) for k, v in subst.items()})
+
+    @staticmethod
+    def stretch(conf):
+        if SLOW == 1 or not re.search(r"^\s*mcp_cache_redis\s", conf, re.M):
+            return conf
+        for name, ms in (("mcp_cache_redis_timeout", 500),
+                         ("mcp_cache_redis_connect_timeout", 1000)):
+            if name not in conf:
+                conf = re.sub(r"^(\s*http\s*\{)",
+                              r"\1\n    %s %dms;" % (name, ms * SLOW),
+                              conf, count=1, flags=re.M)
+        return conf
 
     def cmd(self, *args):
         cmd = [NGINX, "-p", self.prefix, "-c", self.conf_path] + list(args)

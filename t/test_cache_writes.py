@@ -18,8 +18,8 @@ import requests
 
 import harness
 from harness import SEED
-from test_cache import (SLOW, cache_gw, conf, fetches, native, ports, rdb,
-                        status, token, wait_for)
+from test_cache import (RACE, SLOW, cache_gw, conf, fetches, native, ports,
+                        rdb, status, token, wait_for)
 
 # Barndoor's record is flat, and its PUT takes a new name alone
 SERVER = "mcp:{barndoor:%s}" % SEED["barndoor"]
@@ -48,7 +48,7 @@ def test_a_write_marks_its_server_while_it_is_under_way(cache_gw, mocks,
     node1.get(path, headers=alice)
     assert status(node1.get(path, headers=alice)) == "HIT"
 
-    mocks["barndoor"].fault("latency", delay_ms=1500 * SLOW, count=1,
+    mocks["barndoor"].fault("latency", delay_ms=1500 * RACE, count=1,
                             methods=["PUT"])
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         put = pool.submit(put_name, node2, alice, "Renamed")
@@ -202,8 +202,9 @@ def test_a_stall_is_not_a_stampede(cache_gw, mocks, demo_keys, rdb):
     for one entry share fetches from the registry, one at a time, each
     serving only requests that came before it began"""
     ngx = cache_gw(http="mcp_cache_redis_timeout %dms;\n"
-                        "mcp_cache_redis_connect_timeout %dms;"
-                        % (200 * SLOW, 200 * SLOW))
+                        "mcp_cache_redis_connect_timeout %dms;\n"
+                        "mcp_cache_lock_timeout %dms;"
+                        % (200 * SLOW, 200 * SLOW, 5000 * SLOW))
     alice = token(demo_keys)
     path = native("gatana")
 
