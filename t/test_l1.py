@@ -141,13 +141,14 @@ def test_a_put_on_another_node_is_seen_at_once(l1_gw, mocks, demo_keys):
 def test_a_node_that_cannot_hear_stops_serving_before_the_put_is_acked(
         l1_gw, redis_server, mocks, demo_keys):
     """node a reaches Redis through a link that goes dead (its commands and
-    its channel's PINGs go unanswered): a PUT through node b is answered
-    only once node a's lease has run out, so node a never serves the old
-    record from its L1 after the PUT's 2xx"""
+    its channel's PINGs go unanswered, and do not time out before the
+    lease ends): a PUT through node b is answered only once node a's lease
+    has run out, so node a never serves the old record from its L1 after
+    the PUT's 2xx"""
     proxy = fault.TcpProxy(redis_server.port)
     try:
         lease = 1000
-        http = "\nmcp_cache_redis_timeout %dms;" % (300 * SLOW)
+        http = "\nmcp_cache_redis_timeout %dms;" % (2500 * SLOW)
         a = l1_gw(lease="%dms" % lease, http=http,
                   redis_addr="127.0.0.1:%d" % proxy.port)
         b = l1_gw(lease="%dms" % lease, http=http)
