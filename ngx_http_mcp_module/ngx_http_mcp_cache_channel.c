@@ -218,8 +218,8 @@ ngx_http_mcp_cache_channel_id(ngx_http_mcp_redis_node_t *node,
 {
     int                            argc;
     u_char                         id[NGX_INT64_LEN];
-    size_t                         argvlen[7];
-    const char                    *argv[7];
+    size_t                         argvlen[8];
+    const char                    *argv[8];
     ngx_http_mcp_cache_channel_t  *ch;
 
     if (reply == NULL || node->state != NGX_HTTP_MCP_REDIS_READY) {
