@@ -43,6 +43,7 @@ CFLAGS_FUZZ  := -Wall -Wextra -Werror -g -O1 \
 
 .PHONY: all module setup unit integration test test-asan test-valgrind \
         test-soak test-prometheus fuzz fuzz-build fuzz-run demo install \
+        coherence-l1 \
         uninstall bench clean
 
 all: module
@@ -81,6 +82,13 @@ test: setup
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory coherence-l1
+
+# the coherence suite once more, every node with its L1 cache on
+# (mcp_cache_l1): the contract must hold with it too
+coherence-l1: module
+	cd t && MCP_L1=1 $(PYTHON) -m pytest -p no:cacheprovider -q \
+		test_coherence.py $(PYTEST_ARGS)
 
 # the metrics through Debian's prometheus package (big, so not make test's):
 # promtool on the exposition and the alert rules, a real Prometheus

@@ -14,6 +14,9 @@
  *   ngx_http_mcp_cache_lookup.c  the lookup step: probe, script, lock
  *   ngx_http_mcp_cache_store.c   the update step: store, invalidate, and
  *                                the invalidations that wait for Redis
+ *   ngx_http_mcp_cache_l1.c      the node's first layer ("mcp_cache_l1")
+ *   ngx_http_mcp_cache_channel.c what keeps it current: Redis's
+ *                                invalidations, heard by one worker
  *   lua/                         the scripts (config makes them C strings)
  */
 
@@ -134,6 +137,16 @@ enum {
 };
 
 
+/* $mcp_cache_layer: where a hit came from */
+
+#define NGX_HTTP_MCP_CACHE_LAYER_NONE   0
+#define NGX_HTTP_MCP_CACHE_LAYER_L1     1
+#define NGX_HTTP_MCP_CACHE_LAYER_REDIS  2
+
+
+typedef struct ngx_http_mcp_cache_channel_s  ngx_http_mcp_cache_channel_t;
+
+
 /* "mcp_cache_consistency" */
 
 #define NGX_HTTP_MCP_CACHE_STRICT   0
@@ -215,8 +228,14 @@ typedef struct {
     ngx_shm_zone_t                 *zone;           /* the node's state */
     ngx_str_t                       write_timeout_ms;
 
+    ngx_msec_t                      l1_lease;       /* mcp_cache_l1_lease */
+    ngx_uint_t                      l1_used;        /* by some location */
+    unsigned                        zone_named:1;   /* mcp_cache_zone */
+    unsigned                        l1_warned:1;    /* a Redis Cluster */
+
     /* the worker's own, made in init_process */
     ngx_http_mcp_redis_t           *rds;
+    ngx_http_mcp_cache_channel_t   *channel;        /* one worker's */
     ngx_queue_t                     replaying;      /* node invalidations */
     ngx_uint_t                      warned;         /* relaxed writes */
 } ngx_http_mcp_cache_main_conf_t;
@@ -224,6 +243,7 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t                      enable;
+    ngx_flag_t                      l1;         /* mcp_cache_l1 */
     ngx_msec_t                      ttl;
     ngx_array_t                    *key;        /* of key parts */
     ngx_array_t                    *statuses;   /* ngx_uint_t */
@@ -265,7 +285,14 @@ typedef struct {
     ngx_str_t                       flight;     /* the entry, node-wide */
     ngx_uint_t                      ticket;
 
+    ngx_str_t                       l1_key;     /* "{tag}...field", or 0 */
+    size_t                          l1_tag;     /* its tag's length */
+    ngx_uint_t                      l1_seq;     /* before the probe */
+    ngx_msec_t                      marked_at;  /* a write's begin reply */
+    ngx_int_t                       held;       /* a held write's result */
+
     ngx_uint_t                      status;     /* ngx_http_mcp_cache_... */
+    ngx_uint_t                      layer;      /* of a hit */
     ngx_table_elt_t                *header;
 
     unsigned                        have_gen:1;
@@ -329,6 +356,13 @@ void ngx_http_mcp_cache_l1_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     int64_t expiry);
 void ngx_http_mcp_cache_l1_invalidate(ngx_shm_zone_t *zone, ngx_str_t *tag);
 void ngx_http_mcp_cache_l1_flush(ngx_shm_zone_t *zone);
+void ngx_http_mcp_cache_l1_off(ngx_shm_zone_t *zone);
+size_t ngx_http_mcp_cache_l1_tag(u_char *key, size_t len, u_char **tag);
+
+/* ngx_http_mcp_cache_channel.c: the node's invalidations, one worker's */
+ngx_int_t ngx_http_mcp_cache_channel_init(ngx_cycle_t *cycle,
+    ngx_http_mcp_cache_main_conf_t *mcf);
+void ngx_http_mcp_cache_channel_destroy(ngx_http_mcp_cache_main_conf_t *mcf);
 
 ngx_int_t ngx_http_mcp_cache_flight_join(ngx_shm_zone_t *zone,
     ngx_str_t *key, ngx_uint_t *ticket);

@@ -338,6 +338,57 @@ ngx_http_mcp_cache_l1_flush(ngx_shm_zone_t *zone)
 }
 
 
+/*
+ * The channel is lost: the layer is not served from now on, not until
+ * its lease would have ended, and what it holds goes.
+ */
+
+void
+ngx_http_mcp_cache_l1_off(ngx_shm_zone_t *zone)
+{
+    ngx_slab_pool_t             *shpool;
+    ngx_http_mcp_cache_shctx_t  *sh;
+
+    sh = zone->data;
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+    sh->l1_alive = ngx_current_msec;
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    ngx_http_mcp_cache_l1_flush(zone);
+}
+
+
+/*
+ * The server's hash tag in one of the cache's keys, as Redis Cluster
+ * finds it: from the first "{" to the first "}" after it.  The entries'
+ * keys in the layer and the keys an invalidation names are both cut so,
+ * whatever bytes an id holds; two servers that share a tag are dropped
+ * together.  Its length, 0 if there is none.
+ */
+
+size_t
+ngx_http_mcp_cache_l1_tag(u_char *key, size_t len, u_char **tag)
+{
+    u_char  *open, *close;
+
+    open = ngx_strlchr(key, key + len, '{');
+    if (open == NULL) {
+        return 0;
+    }
+
+    close = ngx_strlchr(open + 1, key + len, '}');
+    if (close == NULL || close == open + 1) {
+        return 0;
+    }
+
+    *tag = open;
+
+    return close + 1 - open;
+}
+
+
 static ngx_http_mcp_cache_l1_server_t *
 ngx_http_mcp_cache_l1_server(ngx_http_mcp_cache_shctx_t *sh,
     ngx_slab_pool_t *shpool, ngx_str_t *tag, ngx_uint_t create)

@@ -10,10 +10,15 @@
  * timeout.  Redis failing is a miss that is not stored ("ERROR"), and so
  * is a server being written ("BYPASS"); the node's requests for the same
  * entry then share fetches from the registry (ngx_http_mcp_cache_node.c).
+ *
+ * With "mcp_cache_l1 on", the node's first layer is asked before Redis
+ * while it may be served (ngx_http_mcp_cache_l1.c), and a hit of the
+ * probe is kept there if no invalidation was heard since it was sent.
  */
 
 
 #include "ngx_http_mcp_cache.h"
+#include "ngx_http_mcp_metrics.h"
 
 
 /* between two lookups while another request fetches the same entry */
@@ -24,6 +29,8 @@
 
 
 static ngx_uint_t ngx_http_mcp_cache_no_cache(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mcp_cache_l1_lookup(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx);
 static ngx_int_t ngx_http_mcp_cache_send_lookup(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx);
 static void ngx_http_mcp_cache_probe_done(void *data, redisReply *reply);
@@ -122,6 +129,14 @@ ngx_http_mcp_cache_lookup(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
         return ngx_http_mcp_cache_flight(r, cctx);
     }
 
+    if (lcf->l1 && cctx->status == NGX_HTTP_MCP_CACHE_MISS) {
+        rc = ngx_http_mcp_cache_l1_lookup(r, cctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     rc = ngx_http_mcp_cache_send_lookup(r, cctx);
 
     if (rc == NGX_DECLINED) {
@@ -130,6 +145,66 @@ ngx_http_mcp_cache_lookup(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
     }
 
     return rc;
+}
+
+
+/*
+ * The node's first layer, while the channel is heard: NGX_OK, a hit;
+ * NGX_DECLINED, ask Redis (and keep its hit: cctx->l1_key is set);
+ * NGX_ERROR.  Its entry is "{tag}" and the rest of the server's key, then
+ * the field: per caller as in Redis.
+ */
+
+static ngx_int_t
+ngx_http_mcp_cache_l1_lookup(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx)
+{
+    u_char                          *p, *tag;
+    size_t                           len;
+    ngx_int_t                        rc;
+    ngx_str_t                       *gen;
+    ngx_http_mcp_cache_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
+
+    if (!ngx_http_mcp_cache_l1_alive(mcf->zone)) {
+        return NGX_DECLINED;
+    }
+
+    gen = &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_GEN];
+
+    cctx->l1_tag = ngx_http_mcp_cache_l1_tag(gen->data, gen->len, &tag);
+    if (cctx->l1_tag == 0) {
+        return NGX_DECLINED;
+    }
+
+    len = gen->data + gen->len - tag;
+
+    p = ngx_pnalloc(r->pool, len + cctx->field.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    cctx->l1_key.data = p;
+    p = ngx_cpymem(p, tag, len);
+    p = ngx_cpymem(p, cctx->field.data, cctx->field.len);
+    cctx->l1_key.len = p - cctx->l1_key.data;
+
+    rc = ngx_http_mcp_cache_l1_get(mcf->zone, &cctx->l1_key, r->pool,
+                                   cctx->reply);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mcp cache l1 hit: status:%ui", cctx->reply->status);
+
+    cctx->layer = NGX_HTTP_MCP_CACHE_LAYER_L1;
+
+    ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_HIT);
+    ngx_http_mcp_metrics_cache_l1_hit();
+
+    return NGX_OK;
 }
 
 
@@ -203,6 +278,11 @@ ngx_http_mcp_cache_send_lookup(ngx_http_request_t *r,
         return ngx_http_mcp_cache_send_script(r, cctx);
     }
 
+    if (cctx->l1_key.len) {
+        /* an invalidation heard before the answer: it is not kept */
+        cctx->l1_seq = ngx_http_mcp_cache_l1_seq(mcf->zone);
+    }
+
     cctx->cmd = ngx_http_mcp_redis_command(mcf->rds,
                                        &cctx->keys[NGX_HTTP_MCP_CACHE_KEY_GEN],
                                        4, cctx->probe,
@@ -263,6 +343,7 @@ ngx_http_mcp_cache_probed(ngx_http_request_t *r,
 {
     u_char                          *p, *last, *sp, *run_id;
     off_t                            expiry;
+    ngx_int_t                        rc;
     ngx_time_t                      *tp;
     redisReply                     **e;
     ngx_http_mcp_cache_main_conf_t  *mcf;
@@ -308,7 +389,15 @@ ngx_http_mcp_cache_probed(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    return ngx_http_mcp_cache_hit(r, cctx, e[0], e[1]);
+    rc = ngx_http_mcp_cache_hit(r, cctx, e[0], e[1]);
+
+    if (rc == NGX_OK && cctx->l1_key.len) {
+        ngx_http_mcp_cache_l1_put(mcf->zone, &cctx->l1_key, cctx->l1_tag,
+                                  cctx->l1_seq, cctx->reply,
+                                  (int64_t) expiry);
+    }
+
+    return rc;
 }
 
 
@@ -704,6 +793,7 @@ ngx_http_mcp_cache_hit(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx,
 
     cctx->reply->status = code;
     cctx->reply->body = cl;
+    cctx->layer = NGX_HTTP_MCP_CACHE_LAYER_REDIS;
 
     ngx_http_mcp_cache_set_status(r, cctx, NGX_HTTP_MCP_CACHE_HIT);
 

@@ -13,7 +13,7 @@
 #include "ngx_http_mcp_cache_scripts.h"
 
 
-static ngx_int_t ngx_http_mcp_cache_status_variable(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mcp_cache_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_mcp_cache_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_mcp_cache_postconfiguration(ngx_conf_t *cf);
@@ -108,6 +108,13 @@ static ngx_command_t  ngx_http_mcp_cache_commands[] = {
       ngx_http_mcp_cache_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("mcp_cache_l1_lease"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_main_conf_t, l1_lease),
       NULL },
 
     { ngx_string("mcp_cache_redis_resolve_interval"),
@@ -218,6 +225,13 @@ static ngx_command_t  ngx_http_mcp_cache_commands[] = {
       offsetof(ngx_http_mcp_cache_loc_conf_t, enable),
       NULL },
 
+    { ngx_string("mcp_cache_l1"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mcp_cache_loc_conf_t, l1),
+      NULL },
+
     { ngx_string("mcp_cache_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -309,8 +323,23 @@ ngx_module_t  ngx_http_mcp_cache_module = {
 };
 
 
-static ngx_str_t  ngx_http_mcp_cache_status_var_name =
-    ngx_string("mcp_cache_status");
+static ngx_str_t  ngx_http_mcp_cache_layer_names[] = {
+    ngx_null_string,
+    ngx_string("l1"),
+    ngx_string("redis")
+};
+
+
+static ngx_http_variable_t  ngx_http_mcp_cache_vars[] = {
+
+    { ngx_string("mcp_cache_status"), NULL, ngx_http_mcp_cache_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mcp_cache_layer"), NULL, ngx_http_mcp_cache_variable,
+      1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
 
 
 /* $mcp_cache_status, and the header that says it */
@@ -347,8 +376,10 @@ ngx_http_mcp_cache_set_status(ngx_http_request_t *r,
 }
 
 
+/* $mcp_cache_status (data 0), $mcp_cache_layer (1): "l1", "redis" or "" */
+
 static ngx_int_t
-ngx_http_mcp_cache_status_variable(ngx_http_request_t *r,
+ngx_http_mcp_cache_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_str_t                 *name;
@@ -356,7 +387,12 @@ ngx_http_mcp_cache_status_variable(ngx_http_request_t *r,
 
     cctx = ngx_http_get_module_ctx(r->main, ngx_http_mcp_cache_module);
 
-    name = &ngx_http_mcp_cache_status_names[cctx ? cctx->status : 0];
+    if (data == 0) {
+        name = &ngx_http_mcp_cache_status_names[cctx ? cctx->status : 0];
+
+    } else {
+        name = &ngx_http_mcp_cache_layer_names[cctx ? cctx->layer : 0];
+    }
 
     v->len = name->len;
     v->data = name->data;
@@ -371,17 +407,7 @@ ngx_http_mcp_cache_status_variable(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_mcp_cache_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var;
-
-    var = ngx_http_add_variable(cf, &ngx_http_mcp_cache_status_var_name,
-                                NGX_HTTP_VAR_NOCACHEABLE);
-    if (var == NULL) {
-        return NGX_ERROR;
-    }
-
-    var->get_handler = ngx_http_mcp_cache_status_variable;
-
-    return NGX_OK;
+    return ngx_http_mcp_add_variable_table(cf, ngx_http_mcp_cache_vars);
 }
 
 
@@ -440,6 +466,7 @@ ngx_http_mcp_cache_create_main_conf(ngx_conf_t *cf)
     mcf->sub_index = NGX_ERROR;
     mcf->consistency = NGX_CONF_UNSET_UINT;
     mcf->write_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->l1_lease = NGX_CONF_UNSET_MSEC;
 
     ngx_queue_init(&mcf->replaying);
 
@@ -458,6 +485,14 @@ ngx_http_mcp_cache_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->redis.timeout, 500);
     ngx_conf_init_uint_value(mcf->consistency, NGX_HTTP_MCP_CACHE_STRICT);
     ngx_conf_init_msec_value(mcf->write_timeout, 60000);
+    ngx_conf_init_msec_value(mcf->l1_lease, 100);
+
+    if (mcf->l1_lease < 10 || mcf->l1_lease > 10000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mcp_cache_l1_lease\" must be from 10ms to "
+                           "10s");
+        return NGX_CONF_ERROR;
+    }
 
     if (mcf->write_timeout == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -530,6 +565,7 @@ ngx_http_mcp_cache_create_loc_conf(ngx_conf_t *cf)
      */
 
     lcf->enable = NGX_CONF_UNSET;
+    lcf->l1 = NGX_CONF_UNSET;
     lcf->ttl = NGX_CONF_UNSET_MSEC;
     lcf->key = NGX_CONF_UNSET_PTR;
     lcf->statuses = NGX_CONF_UNSET_PTR;
@@ -551,6 +587,7 @@ ngx_http_mcp_cache_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_mcp_cache_main_conf_t  *mcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_value(conf->l1, prev->l1, 0);
     ngx_conf_merge_msec_value(conf->ttl, prev->ttl, 60000);
     ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
     ngx_conf_merge_ptr_value(conf->statuses, prev->statuses, NULL);
@@ -589,6 +626,32 @@ ngx_http_mcp_cache_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                "\"mcp_cache on\" needs \"mcp_cache_redis\" "
                                "in the http block");
             return NGX_CONF_ERROR;
+        }
+    }
+
+    if (conf->l1) {
+        if (mcf->redis.name.len == 0 || !mcf->zone_named) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"mcp_cache_l1 on\" needs \"mcp_cache_redis\" "
+                               "and \"mcp_cache_zone\" in the http block");
+            return NGX_CONF_ERROR;
+        }
+
+        if (mcf->redis.mode == NGX_HTTP_MCP_REDIS_CLUSTER) {
+
+            /* one primary's invalidations would not be all of them */
+
+            if (!mcf->l1_warned) {
+                mcf->l1_warned = 1;
+                ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                                   "\"mcp_cache_l1\" is not supported with "
+                                   "a Redis Cluster, the L1 cache is off");
+            }
+
+            conf->l1 = 0;
+
+        } else {
+            mcf->l1_used = 1;
         }
     }
 
@@ -657,6 +720,8 @@ ngx_http_mcp_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_http_mcp_cache_node_init(cf, mcf, &name, size) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    mcf->zone_named = 1;
 
     return NGX_CONF_OK;
 }
@@ -787,6 +852,14 @@ ngx_http_mcp_cache_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    /* the node's L1 invalidations: worker 0 listens (the channel's file) */
+
+    if (mcf->l1_used && ngx_worker == 0
+        && ngx_http_mcp_cache_channel_init(cycle, mcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     /* a cycle that ends without exit_process (a reload without a master) */
 
     cln->handler = ngx_http_mcp_cache_pool_cleanup;
@@ -817,6 +890,8 @@ ngx_http_mcp_cache_pool_cleanup(void *data)
 
     ngx_queue_t                   *q;
     ngx_http_mcp_cache_pending_t  *pd;
+
+    ngx_http_mcp_cache_channel_destroy(mcf);
 
     if (mcf->rds) {
         ngx_http_mcp_redis_destroy(mcf->rds);

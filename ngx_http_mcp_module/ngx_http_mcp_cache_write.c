@@ -21,6 +21,12 @@
  *          covered by the marker; the invalidation waits in the node's
  *          zone, and this node serves nothing of the server until a worker
  *          has sent it (ngx_http_mcp_cache_replay()).
+ *   hold   with "mcp_cache_l1 on" anywhere, the answer waits until the
+ *          lease ("mcp_cache_l1_lease") has passed since the mark was
+ *          acknowledged: every node has heard the mark's invalidation by
+ *          then, or stopped serving its L1 (ngx_http_mcp_cache_channel.c).
+ *          The wait overlaps the registry's answer; only what is left of
+ *          it delays the PUT.
  */
 
 
@@ -43,6 +49,9 @@ static ngx_int_t ngx_http_mcp_cache_write_ended(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx, ngx_uint_t ok);
 static ngx_int_t ngx_http_mcp_cache_write_refused(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx);
+static ngx_int_t ngx_http_mcp_cache_write_hold(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx, ngx_int_t rc);
+static void ngx_http_mcp_cache_write_held(ngx_event_t *ev);
 static void ngx_http_mcp_cache_write_forget(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx);
 static ngx_str_t *ngx_http_mcp_cache_write_args(
@@ -125,7 +134,8 @@ ngx_http_mcp_cache_write_end(ngx_http_request_t *r,
 
     if (rc == NGX_DECLINED) {
         ngx_http_mcp_metrics_invalidation(r, route->registry, 0);
-        return ngx_http_mcp_cache_write_ended(r, cctx, 0);
+        rc = ngx_http_mcp_cache_write_ended(r, cctx, 0);
+        return ngx_http_mcp_cache_write_hold(r, cctx, rc);
     }
 
     return rc;
@@ -255,8 +265,14 @@ ngx_http_mcp_cache_waited(void *data, redisReply *reply)
         ngx_http_mcp_metrics_invalidation(r, cctx->route->registry, ok);
         rc = ngx_http_mcp_cache_write_ended(r, cctx, ok);
 
+        rc = ngx_http_mcp_cache_write_hold(r, cctx, rc);
+        if (rc == NGX_AGAIN) {
+            return;
+        }
+
     } else if (ok) {
         cctx->marked = 1;
+        cctx->marked_at = ngx_current_msec;
         rc = NGX_OK;
 
     } else {
@@ -276,6 +292,53 @@ ngx_http_mcp_cache_waited(void *data, redisReply *reply)
     }
 
     cctx->done(r, rc);
+}
+
+
+/*
+ * The answer of a marked write waits until the L1 lease has passed since
+ * the mark: NGX_AGAIN, the wait timer is set (the request's cleanup
+ * removes it if the client goes), or "rc".
+ */
+
+static ngx_int_t
+ngx_http_mcp_cache_write_hold(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx, ngx_int_t rc)
+{
+    ngx_msec_int_t                   left;
+    ngx_http_mcp_cache_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mcp_cache_module);
+
+    if (rc == NGX_ERROR || !mcf->l1_used || !cctx->marked) {
+        return rc;
+    }
+
+    left = (ngx_msec_int_t) (cctx->marked_at + mcf->l1_lease
+                             - ngx_current_msec);
+    if (left <= 0) {
+        return rc;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mcp cache: write held %M ms for the l1 lease",
+                   (ngx_msec_t) left);
+
+    cctx->held = rc;
+    cctx->wait.handler = ngx_http_mcp_cache_write_held;
+
+    ngx_add_timer(&cctx->wait, (ngx_msec_t) left);
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_mcp_cache_write_held(ngx_event_t *ev)
+{
+    ngx_http_mcp_cache_ctx_t *cctx = ev->data;
+
+    cctx->done(cctx->request, cctx->held);
 }
 
 

@@ -700,6 +700,15 @@ ngx_http_mcp_metrics_invalidation_replayed(void)
 
 
 void
+ngx_http_mcp_metrics_cache_l1_hit(void)
+{
+    if (ngx_http_mcp_metrics_node) {
+        (void) ngx_atomic_fetch_add(&ngx_http_mcp_metrics_node->l1_hits, 1);
+    }
+}
+
+
+void
 ngx_http_mcp_metrics_invalidations_pending(ngx_uint_t n)
 {
     if (ngx_http_mcp_metrics_node) {

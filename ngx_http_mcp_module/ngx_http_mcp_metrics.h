@@ -31,7 +31,7 @@
 
 
 /* the layout of the zones: a new one is a new number */
-#define NGX_HTTP_MCP_METRICS_MAGIC     0x4d43504d45540002
+#define NGX_HTTP_MCP_METRICS_MAGIC     0x4d43504d45540003
 
 #define NGX_HTTP_MCP_METRICS_ROUTES    2       /* native, canonical */
 #define NGX_HTTP_MCP_METRICS_METHODS   4       /* GET, HEAD, PUT, OTHER */
@@ -109,6 +109,7 @@ typedef struct {
     ngx_atomic_t                    redis_latency_us;
     ngx_atomic_t                    replayed;           /* invalidations */
     ngx_atomic_t                    pending;            /* invalidations */
+    ngx_atomic_t                    l1_hits;            /* the node's L1 */
     ngx_atomic_t                    seq;
 
     ngx_http_mcp_metrics_registry_t none;       /* no registry named */
@@ -157,6 +158,9 @@ void ngx_http_mcp_metrics_invalidation_replayed(void);
 
 /* how many invalidations this worker keeps */
 void ngx_http_mcp_metrics_invalidations_pending(ngx_uint_t n); /* node's */
+
+/* a GET or HEAD answered from the node's L1 cache */
+void ngx_http_mcp_metrics_cache_l1_hit(void);
 
 /* this worker's Redis connection is ready (1), or not (0) */
 void ngx_http_mcp_metrics_redis_up(ngx_uint_t up);

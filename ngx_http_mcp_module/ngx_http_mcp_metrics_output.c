@@ -426,6 +426,16 @@ ngx_http_mcp_metrics_cache(ngx_http_mcp_metrics_out_t *o,
         }
     }
 
+    node = mcf->node;
+
+    ngx_http_mcp_metrics_family(o, "mcp_gateway_cache_l1_hits",
+                                NGX_HTTP_MCP_METRICS_COUNTER,
+                                "Hits served from the node's L1 cache, "
+                                "without Redis (counted in the hits above "
+                                "too).");
+    ngx_http_mcp_metrics_printf(o, "mcp_gateway_cache_l1_hits_total %uA\n",
+                                node->l1_hits);
+
     ngx_http_mcp_metrics_family(o, "mcp_gateway_cache_invalidations",
                                 NGX_HTTP_MCP_METRICS_COUNTER,
                                 "Invalidations after an accepted PUT: done, "
@@ -442,8 +452,6 @@ ngx_http_mcp_metrics_cache(ngx_http_mcp_metrics_out_t *o,
                                     c->invalidations[0], &reg[i].name,
                                     c->invalidations[1]);
     }
-
-    node = mcf->node;
 
     ngx_http_mcp_metrics_family(o, "mcp_gateway_cache_invalidations_replayed",
                                 NGX_HTTP_MCP_METRICS_COUNTER,

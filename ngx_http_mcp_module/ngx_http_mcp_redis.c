@@ -238,6 +238,9 @@ ngx_http_mcp_redis_what(ngx_http_mcp_redis_node_t *node)
     case NGX_HTTP_MCP_REDIS_SENTINEL_SUB:
         return "sentinel ";
 
+    case NGX_HTTP_MCP_REDIS_CHANNEL:
+        return "invalidation channel ";
+
     default:
         return "";
     }
@@ -255,7 +258,10 @@ ngx_http_mcp_redis_unavailable(ngx_http_mcp_redis_node_t *node,
     rds = node->rds;
     len = ngx_min(len, NGX_HTTP_MCP_REDIS_ERROR_MAX);
 
-    if (rds->sentinel && node->kind != NGX_HTTP_MCP_REDIS_PRIMARY) {
+    if (rds->sentinel
+        && (node->kind == NGX_HTTP_MCP_REDIS_SENTINEL_QUERY
+            || node->kind == NGX_HTTP_MCP_REDIS_SENTINEL_SUB))
+    {
         /* once per sentinel, whichever connection to it says it */
         node->failing = !ngx_http_mcp_redis_sentinel_said(node, 1);
     }
@@ -274,9 +280,11 @@ ngx_http_mcp_redis_unavailable(ngx_http_mcp_redis_node_t *node,
     node->failing = 1;
 
     ngx_log_error(NGX_LOG_WARN, rds->log, 0,
-                  "mcp cache: redis %s%V unavailable (%*s), serving from "
-                  "upstream", ngx_http_mcp_redis_what(node), &node->name,
-                  len, reason);
+                  "mcp cache: redis %s%V unavailable (%*s), %s",
+                  ngx_http_mcp_redis_what(node), &node->name, len, reason,
+                  node->kind == NGX_HTTP_MCP_REDIS_CHANNEL
+                  ? "the L1 cache is bypassed until it is back"
+                  : "serving from upstream");
 }
 
 
@@ -289,9 +297,16 @@ ngx_http_mcp_redis_available(ngx_http_mcp_redis_node_t *node)
 
     rds = node->rds;
 
+    if (node->kind == NGX_HTTP_MCP_REDIS_CHANNEL && !node->failing) {
+        /* it connects after a sentinel says where: no outage to end */
+        return;
+    }
+
     node->failing = 0;
 
-    if (rds->sentinel && node->kind != NGX_HTTP_MCP_REDIS_PRIMARY
+    if (rds->sentinel
+        && (node->kind == NGX_HTTP_MCP_REDIS_SENTINEL_QUERY
+            || node->kind == NGX_HTTP_MCP_REDIS_SENTINEL_SUB)
         && !ngx_http_mcp_redis_sentinel_said(node, 0))
     {
         /* not said to be failing: this sentinel, or this connection */

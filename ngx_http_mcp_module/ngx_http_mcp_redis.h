@@ -238,7 +238,8 @@ typedef enum {
     NGX_HTTP_MCP_REDIS_PRIMARY = 0,    /* commands; ROLE must say master */
     NGX_HTTP_MCP_REDIS_DISCOVERY,      /* a cluster node: CLUSTER SLOTS */
     NGX_HTTP_MCP_REDIS_SENTINEL_QUERY, /* SENTINEL get-master-addr-by-name */
-    NGX_HTTP_MCP_REDIS_SENTINEL_SUB    /* SUBSCRIBE +switch-master */
+    NGX_HTTP_MCP_REDIS_SENTINEL_SUB,   /* SUBSCRIBE +switch-master */
+    NGX_HTTP_MCP_REDIS_CHANNEL         /* the primary's invalidations (L1) */
 } ngx_http_mcp_redis_kind_e;
 
 

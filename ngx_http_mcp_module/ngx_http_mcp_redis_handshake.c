@@ -5,7 +5,8 @@
  * Redis's handshake on a new connection, pipelined right after connect
  * (and TLS): AUTH [user] password, SELECT db, ROLE, INFO server.  Only a
  * primary is used, and its run id, which a restart or a failover changes,
- * says which server answers; the node is ready when INFO is answered.  A
+ * says which server answers; the node is ready when INFO is answered (the
+ * L1 cache's invalidation channel is checked alike: the same primary).  A
  * sentinel, or a cluster node asked for the slot map: AUTH, PING.  Any
  * step answered with an error fails the node, saying which step.
  */
@@ -75,7 +76,9 @@ ngx_http_mcp_redis_handshake(ngx_http_mcp_redis_node_t *node)
         }
     }
 
-    if (node->kind != NGX_HTTP_MCP_REDIS_PRIMARY) {
+    if (node->kind != NGX_HTTP_MCP_REDIS_PRIMARY
+        && node->kind != NGX_HTTP_MCP_REDIS_CHANNEL)
+    {
         argv[0] = "PING";
         argvlen[0] = sizeof("PING") - 1;
 

@@ -450,9 +450,13 @@ ngx_http_mcp_redis_node_ready(ngx_http_mcp_redis_node_t *node)
         ngx_del_timer(&node->connect_timer);
     }
 
-    /* a primary's outage ends with a command that works (the command file) */
+    /*
+     * a primary's outage ends with a command that works (the command
+     * file), the L1 channel's with its first PING answered
+     */
 
     if (node->kind != NGX_HTTP_MCP_REDIS_PRIMARY
+        && node->kind != NGX_HTTP_MCP_REDIS_CHANNEL
         && (node->failing || node->rds->sentinel))
     {
         ngx_http_mcp_redis_available(node);

@@ -44,6 +44,12 @@ LEGACY = os.environ.get("MCP_FAULT_LEGACY", "") == "1"
 # and the scenarios that depend on chance run more rounds
 SOAK = 6 if os.environ.get("MCP_SOAK", "") == "1" else 1
 
+# MCP_L1=1: every gateway node also keeps the node-local L1 cache in front
+# of Redis ("mcp_cache_l1 on"), so that the scenarios prove the contract
+# with it (make test runs the suite both ways)
+L1 = os.environ.get("MCP_L1", "") == "1"
+L1_HTTP = ["mcp_cache_zone  coherence_l1:4m", "mcp_cache_l1  on"]
+
 # the one-line summaries of this session's scenarios, printed at its end by
 # t/conftest.py (and by each test itself)
 SUMMARIES = []
@@ -522,6 +528,8 @@ def gateway_conf(redis_directive, http=(), ttl="60s", read_timeout="10s"):
     proxy_read_timeout, each worker's pid in X-MCP-Worker, and reuseport,
     so that new connections spread over both workers"""
     text = harness.demo_conf()
+    if L1:
+        http = list(http) + L1_HTTP
     text = _replace(text, "    mcp_cache_redis  127.0.0.1:${REDIS_PORT};\n",
                     "    mcp_cache_redis  %s;\n%s" % (
                         redis_directive,
@@ -870,4 +878,4 @@ def summarize(scenario, tally, mode, extra=""):
 
 
 def mode_label(mode):
-    return "legacy" if LEGACY else mode
+    return ("legacy" if LEGACY else mode) + (", L1" if L1 else "")

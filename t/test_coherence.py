@@ -28,6 +28,7 @@ import pytest
 
 import fault
 import harness
+import metrics
 import tokens
 from fault import SOAK, Load, Tally
 
@@ -210,11 +211,20 @@ def test_the_checker_counts_stale_reads_and_their_age():
 def test_no_fault_no_stale_read(under_load, redis_server):
     """the control: with nothing failing, the load and the checker find
     nothing (so what the other scenarios count is the fault's doing)"""
-    _, load = under_load(both(redis_server), warm=seconds(4))
+    nodes, load = under_load(both(redis_server), warm=seconds(4))
     tally = Tally(load.stop())
     check_strict("no fault", tally)
     assert acknowledged(tally) >= 6
     assert tally.cache["HIT"] > tally.cache["MISS"] > 0
+    if fault.L1:
+        # and the L1 served some of the hits, on each node
+        l1 = {}
+        for name, node in nodes.items():
+            _, samples = metrics.scrape(node)
+            l1[name] = metrics.value(samples,
+                                     "mcp_gateway_cache_l1_hits_total")
+        print("L1 hits by node: %s of %d hits" % (l1, tally.cache["HIT"]))
+        assert all(l1.values()), l1
 
 
 # -- Sentinel -----------------------------------------------------------------
