@@ -38,7 +38,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_mcp_cache_keyed_t      keyed;      /* tag, name; lru   */
+    ngx_http_mcp_cache_keyed_t      keyed;      /* tag and name; lru */
     ngx_queue_t                     link;       /* in its server's */
     ngx_http_mcp_cache_l1_server_t *server;
     int64_t                         expiry;     /* ms since the epoch */
