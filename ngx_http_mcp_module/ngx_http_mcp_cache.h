@@ -28,6 +28,7 @@
 #include "ngx_http_mcp_module.h"
 #include "ngx_http_mcp_redis.h"
 #include "ngx_http_mcp_key.h"
+#include "ngx_http_mcp_siphash.h"
 
 
 /*
@@ -143,6 +144,9 @@ enum {
 #define NGX_HTTP_MCP_CACHE_LAYER_L1     1
 #define NGX_HTTP_MCP_CACHE_LAYER_REDIS  2
 
+/* an entry's name in the first layer, after its server's: SipHash-128 */
+#define NGX_HTTP_MCP_CACHE_L1_NAME_LEN  16
+
 
 typedef struct ngx_http_mcp_cache_channel_s  ngx_http_mcp_cache_channel_t;
 
@@ -182,6 +186,12 @@ typedef struct {
     ngx_rbtree_node_t               l1_servers_sentinel;
     ngx_atomic_t                    l1_seq;     /* invalidations heard */
     ngx_atomic_t                    l1_alive;   /* msec: channel heard */
+
+    /*
+     * the SipHash key of the layer's entries (ngx_http_mcp_cache_l1.c):
+     * random, made with the zone, never written anywhere else
+     */
+    u_char                          l1_secret[NGX_HTTP_MCP_SIPHASH_KEY_LEN];
 } ngx_http_mcp_cache_shctx_t;
 
 
@@ -267,7 +277,10 @@ typedef struct {
 
     /* the server's keys, and the field of this entry in its hash */
     ngx_str_t                       keys[NGX_HTTP_MCP_CACHE_NKEYS];
-    ngx_str_t                       field;
+    ngx_str_t                       field;      /* len 0: not yet */
+
+    /* the key's parts, encoded (ngx_http_mcp_key_encode()) */
+    ngx_str_t                       encoded;
 
     /* a script's arguments, alive until its reply */
     ngx_str_t                       args[NGX_HTTP_MCP_STORE_NARGS];
@@ -285,7 +298,7 @@ typedef struct {
     ngx_str_t                       flight;     /* the entry, node-wide */
     ngx_uint_t                      ticket;
 
-    ngx_str_t                       l1_key;     /* "{tag}...field", or 0 */
+    ngx_str_t                       l1_key;     /* "{tag}...name", or 0 */
     size_t                          l1_tag;     /* its tag's length */
     ngx_uint_t                      l1_seq;     /* before the probe */
     ngx_msec_t                      marked_at;  /* a write's begin reply */
@@ -313,6 +326,8 @@ ngx_array_t *ngx_http_mcp_cache_key_compile(ngx_conf_t *cf, ngx_str_t *key);
 ngx_http_mcp_cache_ctx_t *ngx_http_mcp_cache_ctx(ngx_http_request_t *r,
     ngx_http_mcp_route_t *route, ngx_http_mcp_reply_t *reply,
     ngx_http_mcp_step_pt done);
+ngx_int_t ngx_http_mcp_cache_key_parts(ngx_http_request_t *r,
+    ngx_http_mcp_cache_ctx_t *cctx);
 ngx_int_t ngx_http_mcp_cache_field(ngx_http_request_t *r,
     ngx_http_mcp_cache_ctx_t *cctx);
 ngx_int_t ngx_http_mcp_cache_token(ngx_http_request_t *r,
@@ -358,6 +373,8 @@ void ngx_http_mcp_cache_l1_invalidate(ngx_shm_zone_t *zone, ngx_str_t *tag);
 void ngx_http_mcp_cache_l1_flush(ngx_shm_zone_t *zone);
 void ngx_http_mcp_cache_l1_off(ngx_shm_zone_t *zone);
 size_t ngx_http_mcp_cache_l1_tag(u_char *key, size_t len, u_char **tag);
+void ngx_http_mcp_cache_l1_name(ngx_shm_zone_t *zone, ngx_str_t *encoded,
+    u_char *name);
 
 /* ngx_http_mcp_cache_channel.c: the node's invalidations, one worker's */
 ngx_int_t ngx_http_mcp_cache_channel_init(ngx_cycle_t *cycle,

@@ -31,7 +31,7 @@ ngx_http_mcp_cache_ctx_t *
 ngx_http_mcp_cache_ctx(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
     ngx_http_mcp_reply_t *reply, ngx_http_mcp_step_pt done)
 {
-    u_char                          *p;
+    u_char                          *p, *base;
     size_t                           len;
     ngx_str_t                       *keys, *name, *id;
     ngx_http_cleanup_t              *cln;
@@ -78,25 +78,38 @@ ngx_http_mcp_cache_ctx(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
         return NULL;
     }
 
-    keys[NGX_HTTP_MCP_CACHE_KEY_GEN].data = p;
-    p = ngx_sprintf(p, "%V{%V:%V}:gen", &mcf->prefix, name, id);
-    keys[NGX_HTTP_MCP_CACHE_KEY_GEN].len =
-                                   p - keys[NGX_HTTP_MCP_CACHE_KEY_GEN].data;
+    /* the common head once, then copies of it: no ngx_sprintf() a request */
+
+    base = p;
+    p = ngx_cpymem(p, mcf->prefix.data, mcf->prefix.len);
+    *p++ = '{';
+    p = ngx_cpymem(p, name->data, name->len);
+    *p++ = ':';
+    p = ngx_cpymem(p, id->data, id->len);
+    *p++ = '}';
+    *p++ = ':';
+
+    keys[NGX_HTTP_MCP_CACHE_KEY_GEN].data = base;
+    p = ngx_cpymem(p, "gen", sizeof("gen") - 1);
+    keys[NGX_HTTP_MCP_CACHE_KEY_GEN].len = p - base;
 
     keys[NGX_HTTP_MCP_CACHE_KEY_ENTRIES].data = p;
-    p = ngx_sprintf(p, "%V{%V:%V}:entries", &mcf->prefix, name, id);
+    p = ngx_cpymem(p, base, len);
+    p = ngx_cpymem(p, "entries", sizeof("entries") - 1);
     keys[NGX_HTTP_MCP_CACHE_KEY_ENTRIES].len =
                                p - keys[NGX_HTTP_MCP_CACHE_KEY_ENTRIES].data;
 
     keys[NGX_HTTP_MCP_CACHE_KEY_WRITE].data = p;
-    p = ngx_sprintf(p, "%V{%V:%V}:write", &mcf->prefix, name, id);
+    p = ngx_cpymem(p, base, len);
+    p = ngx_cpymem(p, "write", sizeof("write") - 1);
     keys[NGX_HTTP_MCP_CACHE_KEY_WRITE].len =
                                  p - keys[NGX_HTTP_MCP_CACHE_KEY_WRITE].data;
 
     /* the lock key gets the entry's field in ngx_http_mcp_cache_field() */
 
     keys[NGX_HTTP_MCP_CACHE_KEY_LOCK].data = p;
-    p = ngx_sprintf(p, "%V{%V:%V}:lock:", &mcf->prefix, name, id);
+    p = ngx_cpymem(p, base, len);
+    p = ngx_cpymem(p, "lock:", sizeof("lock:") - 1);
     keys[NGX_HTTP_MCP_CACHE_KEY_LOCK].len =
                                   p - keys[NGX_HTTP_MCP_CACHE_KEY_LOCK].data;
 
@@ -214,17 +227,18 @@ invalid:
 
 
 /*
- * The entry's field (ngx_http_mcp_key.c) of the mcp_cache_key's parts.
- * With the default key and no authenticated subject, the Authorization
- * header the registry sees is a part too: callers who present different
- * credentials never share an entry (it is hashed, never stored).
+ * The mcp_cache_key's parts, encoded (ngx_http_mcp_key_encode()) to
+ * cctx->encoded: what both the entry's field in Redis and its name in the
+ * node's first layer are made of.  With the default key and no
+ * authenticated subject, the Authorization header the registry sees is a
+ * part too: callers who present different credentials never share an
+ * entry (it is hashed, never stored).
  */
 
 ngx_int_t
-ngx_http_mcp_cache_field(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
+ngx_http_mcp_cache_key_parts(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
 {
     u_char                          *p;
-    ngx_str_t                       *lock;
     ngx_uint_t                       n;
     ngx_array_t                     *key;
     ngx_http_variable_value_t       *v, *sub;
@@ -272,12 +286,47 @@ ngx_http_mcp_cache_field(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
         }
     }
 
+    p = ngx_pnalloc(r->pool, ngx_http_mcp_key_encoded_len(parts, n));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    cctx->encoded.data = p;
+    cctx->encoded.len = ngx_http_mcp_key_encode(parts, n, p);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mcp cache key: %ui parts", n);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The entry's field (ngx_http_mcp_key.c): the SHA-256 of the encoded
+ * parts, which names the entry in Redis, its lock and the node's shared
+ * fetch.  Only what goes beyond the node's first layer needs it: an L1 hit
+ * never computes it.
+ */
+
+ngx_int_t
+ngx_http_mcp_cache_field(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
+{
+    u_char      *p;
+    ngx_str_t   *lock;
+
+    if (cctx->field.len) {
+        return NGX_OK;
+    }
+
     p = ngx_pnalloc(r->pool, NGX_HTTP_MCP_KEY_FIELD_LEN + sizeof(":b") - 1);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    if (ngx_http_mcp_key_field(parts, n, p) != 0) {
+    if (ngx_http_mcp_key_field_encoded(cctx->encoded.data, cctx->encoded.len,
+                                       p)
+        != 0)
+    {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "mcp cache: SHA-256 failed");
         return NGX_ERROR;
@@ -288,8 +337,8 @@ ngx_http_mcp_cache_field(ngx_http_request_t *r, ngx_http_mcp_cache_ctx_t *cctx)
     cctx->field.data = p;
     cctx->field.len = NGX_HTTP_MCP_KEY_FIELD_LEN;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "mcp cache field: %V (%ui parts)", &cctx->field, n);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mcp cache field: %V", &cctx->field);
 
     ngx_str_set(&cctx->probe[0], "HMGET");
     cctx->probe[1] = cctx->keys[NGX_HTTP_MCP_CACHE_KEY_ENTRIES];

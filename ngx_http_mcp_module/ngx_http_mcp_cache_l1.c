@@ -38,7 +38,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_mcp_cache_keyed_t      keyed;      /* tag and field; lru */
+    ngx_http_mcp_cache_keyed_t      keyed;      /* tag and name; lru */
     ngx_queue_t                     link;       /* in its server's */
     ngx_http_mcp_cache_l1_server_t *server;
     int64_t                         expiry;     /* ms since the epoch */
@@ -49,6 +49,7 @@ typedef struct {
 } ngx_http_mcp_cache_l1_entry_t;
 
 
+static uint32_t ngx_http_mcp_cache_l1_hash(ngx_str_t *key);
 static ngx_http_mcp_cache_l1_server_t *ngx_http_mcp_cache_l1_server(
     ngx_http_mcp_cache_shctx_t *sh, ngx_slab_pool_t *shpool, ngx_str_t *tag,
     ngx_uint_t create);
@@ -115,7 +116,8 @@ ngx_http_mcp_cache_l1_seq(ngx_shm_zone_t *zone)
 
 
 /*
- * NGX_OK: the entry "field" of the server "tag" is in the layer and
+ * NGX_OK: the entry "key" (the server's hash tag and the rest of its key,
+ * then the entry's name, ngx_http_mcp_cache_l1_name()) is in the layer and
  * current, its copy in "reply"; NGX_DECLINED: it is not, or the layer may
  * not be served; NGX_ERROR.
  */
@@ -132,7 +134,9 @@ ngx_http_mcp_cache_l1_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_http_mcp_cache_shctx_t     *sh;
     ngx_http_mcp_cache_l1_entry_t  *e;
 
-    if (!ngx_http_mcp_cache_l1_alive(zone)) {
+    if (!ngx_http_mcp_cache_l1_alive(zone)
+        || key->len < NGX_HTTP_MCP_CACHE_L1_NAME_LEN)
+    {
         return NGX_DECLINED;
     }
 
@@ -144,8 +148,7 @@ ngx_http_mcp_cache_l1_get(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     e = (ngx_http_mcp_cache_l1_entry_t *)
             ngx_http_mcp_cache_keyed_find(&sh->l1, key,
-                                          ngx_crc32_short(key->data,
-                                                          key->len));
+                                          ngx_http_mcp_cache_l1_hash(key));
 
     if (e == NULL) {
         rc = NGX_DECLINED;
@@ -191,7 +194,7 @@ done:
  * Keeps an answer read from Redis at "seq" (ngx_http_mcp_cache_l1_seq()):
  * only if the layer may be served and no invalidation of its server was
  * heard since.  "key" is the server's hash tag ("tag" bytes of it) and
- * the entry's field.
+ * the rest of its key, then the entry's name.
  */
 
 void
@@ -208,7 +211,9 @@ ngx_http_mcp_cache_l1_put(ngx_shm_zone_t *zone, ngx_str_t *key, size_t tag,
     ngx_http_mcp_cache_l1_entry_t   *e;
     ngx_http_mcp_cache_l1_server_t  *srv;
 
-    if (key->len > 0xffff || tag > key->len) {
+    if (key->len > 0xffff
+        || tag + NGX_HTTP_MCP_CACHE_L1_NAME_LEN > key->len)
+    {
         return;
     }
 
@@ -224,7 +229,7 @@ ngx_http_mcp_cache_l1_put(ngx_shm_zone_t *zone, ngx_str_t *key, size_t tag,
     s.data = key->data;
     s.len = tag;
 
-    hash = ngx_crc32_short(key->data, key->len);
+    hash = ngx_http_mcp_cache_l1_hash(key);
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -386,6 +391,63 @@ ngx_http_mcp_cache_l1_tag(u_char *key, size_t len, u_char **tag)
     *tag = open;
 
     return close + 1 - open;
+}
+
+
+/*
+ * An entry's name in the layer, after its server's hash tag: the
+ * SipHash-2-4 with a 128-bit output of the encoded key parts (the input
+ * of the entry's SHA-256 field in Redis) under the zone's random key,
+ * NGX_HTTP_MCP_CACHE_L1_NAME_LEN bytes to "name".  Cheaper than the
+ * SHA-256 (an L1 hit computes only this), and as safe here:
+ *
+ *   - SipHash is a pseudorandom function of its key: whoever does not
+ *     know the key cannot choose parts (his query string, his token) that
+ *     name the same entry as another caller's, other than by chance, 2^-128
+ *     a pair; a name is never shown to anyone, so there is nothing to learn
+ *     the key from either (no output, no timing of a comparison that
+ *     depends on it beyond the tree's);
+ *   - the key is made with RAND_bytes() when the zone is created, lives
+ *     only in the node's shared memory, is never logged nor sent to Redis,
+ *     and a new zone gets a new one (a reload that keeps the zone keeps it,
+ *     and so its entries' names);
+ *   - a name is compared in full (the tree's key bytes), and it comes after
+ *     the server's hash tag: entries are per server as well.
+ *
+ * The encoding is unambiguous (each part after its length): two
+ * different lists of parts never give the same input.
+ */
+
+void
+ngx_http_mcp_cache_l1_name(ngx_shm_zone_t *zone, ngx_str_t *encoded,
+    u_char *name)
+{
+    ngx_http_mcp_cache_shctx_t  *sh;
+
+    sh = zone->data;
+
+    /* the key is written once, when the zone is made: read without lock */
+
+    ngx_http_mcp_siphash(sh->l1_secret, encoded->data, encoded->len, name,
+                         NGX_HTTP_MCP_CACHE_L1_NAME_LEN);
+}
+
+
+/*
+ * An entry's place in the tree: 32 bits of its name, already a keyed PRF
+ * of the key parts (no crc32 of the whole key: the tree compares every
+ * byte of the keys that share it anyway).  "key" ends with the name.
+ */
+
+static uint32_t
+ngx_http_mcp_cache_l1_hash(ngx_str_t *key)
+{
+    uint32_t  hash;
+
+    ngx_memcpy(&hash, key->data + key->len - NGX_HTTP_MCP_CACHE_L1_NAME_LEN,
+               sizeof(uint32_t));
+
+    return hash;
 }
 
 

@@ -87,7 +87,7 @@ ngx_http_mcp_cache_lookup(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
 
     cctx->wait.handler = ngx_http_mcp_cache_wait_handler;
 
-    if (ngx_http_mcp_cache_field(r, cctx) != NGX_OK) {
+    if (ngx_http_mcp_cache_key_parts(r, cctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -116,6 +116,10 @@ ngx_http_mcp_cache_lookup(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "mcp cache: invalidation pending, no lookup");
 
+        if (ngx_http_mcp_cache_field(r, cctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         /*
          * and if this worker reaches a primary, it sends what waits (what
          * another worker had taken, and could not send, included)
@@ -137,6 +141,12 @@ ngx_http_mcp_cache_lookup(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
         }
     }
 
+    /* beyond the first layer: the entry's field, for Redis */
+
+    if (ngx_http_mcp_cache_field(r, cctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     rc = ngx_http_mcp_cache_send_lookup(r, cctx);
 
     if (rc == NGX_DECLINED) {
@@ -152,7 +162,9 @@ ngx_http_mcp_cache_lookup(ngx_http_request_t *r, ngx_http_mcp_route_t *route,
  * The node's first layer, while the channel is heard: NGX_OK, a hit;
  * NGX_DECLINED, ask Redis (and keep its hit: cctx->l1_key is set);
  * NGX_ERROR.  Its entry is "{tag}" and the rest of the server's key, then
- * the field: per caller as in Redis.
+ * the keyed SipHash-128 of the encoded key parts (not the SHA-256 field
+ * Redis knows it by, which a hit here never computes): per caller as in
+ * Redis (ngx_http_mcp_cache_l1_name()).
  */
 
 static ngx_int_t
@@ -180,15 +192,15 @@ ngx_http_mcp_cache_l1_lookup(ngx_http_request_t *r,
 
     len = gen->data + gen->len - tag;
 
-    p = ngx_pnalloc(r->pool, len + cctx->field.len);
+    p = ngx_pnalloc(r->pool, len + NGX_HTTP_MCP_CACHE_L1_NAME_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     cctx->l1_key.data = p;
     p = ngx_cpymem(p, tag, len);
-    p = ngx_cpymem(p, cctx->field.data, cctx->field.len);
-    cctx->l1_key.len = p - cctx->l1_key.data;
+    ngx_http_mcp_cache_l1_name(mcf->zone, &cctx->encoded, p);
+    cctx->l1_key.len = len + NGX_HTTP_MCP_CACHE_L1_NAME_LEN;
 
     rc = ngx_http_mcp_cache_l1_get(mcf->zone, &cctx->l1_key, r->pool,
                                    cctx->reply);

@@ -23,6 +23,8 @@
  */
 
 
+#include <openssl/rand.h>
+
 #include "ngx_http_mcp_cache.h"
 
 
@@ -134,6 +136,18 @@ ngx_http_mcp_cache_node_init_zone(ngx_shm_zone_t *zone, void *data)
     ngx_queue_init(&sh->l1_lru);
     ngx_rbtree_init(&sh->l1_servers, &sh->l1_servers_sentinel,
                     ngx_http_mcp_cache_keyed_insert);
+
+    /*
+     * the first layer's SipHash key (ngx_http_mcp_cache_l1_name()): every
+     * worker of the node reads it here; a reload that keeps the zone keeps
+     * it, a new zone gets a new one
+     */
+
+    if (RAND_bytes(sh->l1_secret, sizeof(sh->l1_secret)) != 1) {
+        ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                      "mcp cache: RAND_bytes() failed for the zone's key");
+        return NGX_ERROR;
+    }
 
     shpool->data = sh;
     zone->data = sh;

@@ -62,18 +62,9 @@ ngx_http_mcp_key_encode(const ngx_http_mcp_key_part_t *parts, size_t n,
 }
 
 
-int
-ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
-    unsigned char *field)
+static int
+ngx_http_mcp_key_begin(EVP_MD_CTX **ctxp)
 {
-    size_t                i, total;
-    unsigned int          len;
-    unsigned char         size[NGX_HTTP_MCP_KEY_LEN_SIZE];
-    unsigned char         buf[1024];
-    unsigned char         digest[EVP_MAX_MD_SIZE];
-    EVP_MD_CTX           *ctx;
-    static const char     hex[] = "0123456789abcdef";
-
     if (ngx_http_mcp_key_sha256 == NULL) {
         ngx_http_mcp_key_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
         if (ngx_http_mcp_key_sha256 == NULL) {
@@ -88,9 +79,67 @@ ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
         }
     }
 
-    ctx = ngx_http_mcp_key_ctx;
+    if (EVP_DigestInit_ex2(ngx_http_mcp_key_ctx, ngx_http_mcp_key_sha256,
+                           NULL)
+        != 1)
+    {
+        return -1;
+    }
 
-    if (EVP_DigestInit_ex2(ctx, ngx_http_mcp_key_sha256, NULL) != 1) {
+    *ctxp = ngx_http_mcp_key_ctx;
+
+    return 0;
+}
+
+
+static int
+ngx_http_mcp_key_end(EVP_MD_CTX *ctx, unsigned char *field)
+{
+    size_t                i;
+    unsigned int          len;
+    unsigned char         digest[EVP_MAX_MD_SIZE];
+    static const char     hex[] = "0123456789abcdef";
+
+    if (EVP_DigestFinal_ex(ctx, digest, &len) != 1
+        || len != NGX_HTTP_MCP_KEY_DIGEST_LEN)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < NGX_HTTP_MCP_KEY_DIGEST_LEN; i++) {
+        *field++ = hex[digest[i] >> 4];
+        *field++ = hex[digest[i] & 0xf];
+    }
+
+    return 0;
+}
+
+
+size_t
+ngx_http_mcp_key_encoded_len(const ngx_http_mcp_key_part_t *parts, size_t n)
+{
+    size_t  i, total;
+
+    total = 0;
+
+    for (i = 0; i < n; i++) {
+        total += NGX_HTTP_MCP_KEY_LEN_SIZE + parts[i].len;
+    }
+
+    return total;
+}
+
+
+int
+ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
+    unsigned char *field)
+{
+    size_t                i, total;
+    unsigned char         size[NGX_HTTP_MCP_KEY_LEN_SIZE];
+    unsigned char         buf[1024];
+    EVP_MD_CTX           *ctx;
+
+    if (ngx_http_mcp_key_begin(&ctx) != 0) {
         return -1;
     }
 
@@ -100,11 +149,7 @@ ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
      * costs more than hashing a key's few dozen bytes
      */
 
-    total = 0;
-
-    for (i = 0; i < n; i++) {
-        total += NGX_HTTP_MCP_KEY_LEN_SIZE + parts[i].len;
-    }
+    total = ngx_http_mcp_key_encoded_len(parts, n);
 
     if (total <= sizeof(buf)) {
         if (EVP_DigestUpdate(ctx, buf, ngx_http_mcp_key_encode(parts, n, buf))
@@ -125,18 +170,23 @@ ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
         }
     }
 
-    if (EVP_DigestFinal_ex(ctx, digest, &len) != 1
-        || len != NGX_HTTP_MCP_KEY_DIGEST_LEN)
+    return ngx_http_mcp_key_end(ctx, field);
+}
+
+
+int
+ngx_http_mcp_key_field_encoded(const unsigned char *in, size_t len,
+    unsigned char *field)
+{
+    EVP_MD_CTX  *ctx;
+
+    if (ngx_http_mcp_key_begin(&ctx) != 0
+        || EVP_DigestUpdate(ctx, in, len) != 1)
     {
         return -1;
     }
 
-    for (i = 0; i < NGX_HTTP_MCP_KEY_DIGEST_LEN; i++) {
-        *field++ = hex[digest[i] >> 4];
-        *field++ = hex[digest[i] & 0xf];
-    }
-
-    return 0;
+    return ngx_http_mcp_key_end(ctx, field);
 }
 
 

@@ -48,6 +48,17 @@ size_t ngx_http_mcp_key_encode(const ngx_http_mcp_key_part_t *parts,
 int ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
     unsigned char *field);
 
+/*
+ * the same field of parts already encoded (ngx_http_mcp_key_encode()):
+ * ngx_http_mcp_key_field() of the parts that made "in"
+ */
+int ngx_http_mcp_key_field_encoded(const unsigned char *in, size_t len,
+    unsigned char *field);
+
+/* the size of the parts' encoding */
+size_t ngx_http_mcp_key_encoded_len(const ngx_http_mcp_key_part_t *parts,
+    size_t n);
+
 /* frees what ngx_http_mcp_key_field() kept for the process (at its exit) */
 void ngx_http_mcp_key_release(void);
 

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "ngx_http_mcp_key.h"
+#include "ngx_http_mcp_siphash.h"
 
 
 #define MAX_PARTS   7
@@ -372,6 +373,88 @@ test_long_parts_hash_as_their_encoding(void **state)
 }
 
 
+/*
+ * The field of parts already encoded (what a request computes only when
+ * it goes beyond the node's first layer) is the field of the parts, short
+ * or long; ngx_http_mcp_key_encoded_len() is the encoding's size.
+ */
+
+static void
+test_the_field_of_the_encoding_is_the_field(void **state)
+{
+    size_t                   i, n, k, len;
+    unsigned char            f1[NGX_HTTP_MCP_KEY_FIELD_LEN];
+    unsigned char            f2[NGX_HTTP_MCP_KEY_FIELD_LEN];
+    static unsigned char     data[6][1500];
+    static unsigned char     enc[6 * (1500 + NGX_HTTP_MCP_KEY_LEN_SIZE)];
+    ngx_http_mcp_key_part_t  p[6];
+
+    (void) state;
+
+    for (i = 0; i < 500; i++) {
+        n = 1 + rnd(6);
+
+        for (k = 0; k < n; k++) {
+            p[k].len = (i % 10 == 0) ? rnd(1500) : rnd(40);
+            p[k].data = data[k];
+
+            for (len = 0; len < p[k].len; len++) {
+                data[k][len] = (unsigned char) rnd(256);
+            }
+        }
+
+        len = ngx_http_mcp_key_encode(p, n, enc);
+        assert_int_equal(len, ngx_http_mcp_key_encoded_len(p, n));
+
+        assert_int_equal(ngx_http_mcp_key_field(p, n, f1), 0);
+        assert_int_equal(ngx_http_mcp_key_field_encoded(enc, len, f2), 0);
+        assert_memory_equal(f1, f2, sizeof(f1));
+    }
+}
+
+
+/*
+ * The node's first layer names an entry by the SipHash-128 of the same
+ * encoding under the zone's key: the tuples that differ by where a part
+ * ends (the old join's siblings) get different names, and another key
+ * gives other names.
+ */
+
+static void
+test_the_l1_name_of_siblings_differ(void **state)
+{
+    size_t                   la, lb;
+    unsigned char            key1[NGX_HTTP_MCP_SIPHASH_KEY_LEN];
+    unsigned char            key2[NGX_HTTP_MCP_SIPHASH_KEY_LEN];
+    unsigned char            ea[64], eb[64], n1[16], n2[16], n3[16];
+    ngx_http_mcp_key_part_t  a[] = {
+        { (const unsigned char *) "x:y", 3 },
+        { (const unsigned char *) "z", 1 }
+    };
+    ngx_http_mcp_key_part_t  b[] = {
+        { (const unsigned char *) "x", 1 },
+        { (const unsigned char *) "y:z", 3 }
+    };
+
+    (void) state;
+
+    for (la = 0; la < sizeof(key1); la++) {
+        key1[la] = (unsigned char) rnd(256);
+        key2[la] = (unsigned char) rnd(256);
+    }
+
+    la = ngx_http_mcp_key_encode(a, 2, ea);
+    lb = ngx_http_mcp_key_encode(b, 2, eb);
+
+    ngx_http_mcp_siphash(key1, ea, la, n1, sizeof(n1));
+    ngx_http_mcp_siphash(key1, eb, lb, n2, sizeof(n2));
+    ngx_http_mcp_siphash(key2, ea, la, n3, sizeof(n3));
+
+    assert_memory_not_equal(n1, n2, sizeof(n1));
+    assert_memory_not_equal(n1, n3, sizeof(n1));
+}
+
+
 int
 main(void)
 {
@@ -382,6 +465,8 @@ main(void)
         cmocka_unit_test(test_the_reported_pair),
         cmocka_unit_test(test_the_field_is_stable_hex),
         cmocka_unit_test(test_long_parts_hash_as_their_encoding),
+        cmocka_unit_test(test_the_field_of_the_encoding_is_the_field),
+        cmocka_unit_test(test_the_l1_name_of_siblings_differ),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
