@@ -181,10 +181,30 @@ typedef struct {
 } ngx_http_mcp_auth_loc_conf_t;
 
 
+/*
+ * $mcp_jwt_sub and $mcp_jwt_iss as they render (escaped strings, or
+ * compact JSON): a verified token's entry in the worker's cache keeps
+ * them, so a hit neither looks them up in the claims nor escapes them
+ * again (the default mcp_cache_key reads both on every request)
+ */
+
+#define NGX_HTTP_MCP_AUTH_IDENT_SUB  0
+#define NGX_HTTP_MCP_AUTH_IDENT_ISS  1
+#define NGX_HTTP_MCP_AUTH_IDENT_N    2
+
+typedef struct {
+    ngx_str_t                     value[NGX_HTTP_MCP_AUTH_IDENT_N];
+    unsigned                      found:NGX_HTTP_MCP_AUTH_IDENT_N;
+                                            /* bit set: a value found */
+    unsigned                      rendered:1;
+} ngx_http_mcp_auth_ident_t;
+
+
 typedef struct {
     ngx_uint_t                    status;   /* ngx_http_mcp_auth_status_e */
     ngx_uint_t                    cache;    /* ngx_http_mcp_auth_cache_e */
     json_t                       *claims;   /* of an accepted token */
+    ngx_http_mcp_auth_ident_t     ident;    /* of claims, once rendered */
     ngx_http_mcp_auth_loc_conf_t *alcf;
     ngx_msec_t                    deadline; /* waiting for a first fetch */
     uint32_t                      fetched;  /* the sources it waited for */
@@ -217,6 +237,10 @@ ngx_int_t ngx_http_mcp_auth_handler(ngx_http_request_t *r);
 
 /* ngx_http_mcp_auth_var.c */
 ngx_int_t ngx_http_mcp_auth_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_mcp_auth_ident(ngx_pool_t *pool, json_t *claims,
+    ngx_http_mcp_auth_ident_t *ident);
+ngx_int_t ngx_http_mcp_auth_ident_copy(ngx_pool_t *pool,
+    const ngx_http_mcp_auth_ident_t *src, ngx_http_mcp_auth_ident_t *dst);
 
 /* ngx_http_mcp_jwk.c: a key file into "keys" (ngx_http_mcp_jwt_key_t *) */
 ngx_int_t ngx_http_mcp_jwk_load(ngx_conf_t *cf, ngx_str_t *file,
@@ -274,10 +298,10 @@ ngx_int_t ngx_http_mcp_jwt_cache_digest(ngx_http_mcp_jwt_cache_t *cache,
     u_char *token, size_t len, u_char *digest);
 json_t *ngx_http_mcp_jwt_cache_get(ngx_http_mcp_jwt_cache_t *cache,
     u_char *digest, time_t now, const ngx_http_mcp_jwt_key_t **key,
-    int *alg);
+    int *alg, const ngx_http_mcp_auth_ident_t **ident);
 void ngx_http_mcp_jwt_cache_put(ngx_http_mcp_jwt_cache_t *cache,
     u_char *digest, time_t expires, const ngx_http_mcp_jwt_key_t *key,
-    int alg, json_t *claims);
+    int alg, json_t *claims, const ngx_http_mcp_auth_ident_t *ident);
 
 
 extern ngx_module_t  ngx_http_mcp_auth_module;

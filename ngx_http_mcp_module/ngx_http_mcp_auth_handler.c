@@ -312,16 +312,17 @@ ngx_http_mcp_auth_verify(ngx_http_request_t *r,
     ngx_http_mcp_auth_loc_conf_t *alcf, ngx_http_mcp_auth_ctx_t *ctx,
     ngx_str_t *token)
 {
-    int                             rc, alg;
-    time_t                          now, expires;
-    json_t                         *claims;
-    u_char                         *scratch;
-    ngx_pool_cleanup_t             *cln;
-    ngx_http_mcp_jwt_cache_t       *cache;
-    ngx_http_mcp_jwt_result_t       res;
-    const ngx_http_mcp_jwt_key_t   *key;
-    ngx_http_mcp_auth_main_conf_t  *amcf;
-    u_char                          digest[NGX_HTTP_MCP_JWT_DIGEST_LEN];
+    int                               rc, alg;
+    time_t                            now, expires;
+    json_t                           *claims;
+    u_char                           *scratch;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_mcp_jwt_cache_t         *cache;
+    ngx_http_mcp_jwt_result_t         res;
+    const ngx_http_mcp_jwt_key_t     *key;
+    ngx_http_mcp_auth_main_conf_t    *amcf;
+    const ngx_http_mcp_auth_ident_t  *ident;
+    u_char                            digest[NGX_HTTP_MCP_JWT_DIGEST_LEN];
 
     /* nothing is hashed or decoded for an oversized token */
 
@@ -341,6 +342,11 @@ ngx_http_mcp_auth_verify(ngx_http_request_t *r,
     claims = NULL;
     key = NULL;
     alg = -1;
+    ident = NULL;
+
+    /* $mcp_jwt_sub and $mcp_jwt_iss of this token only */
+
+    ngx_memzero(&ctx->ident, sizeof(ngx_http_mcp_auth_ident_t));
 
     if (cache == NULL) {
         ctx->cache = NGX_HTTP_MCP_AUTH_CACHE_OFF;
@@ -353,12 +359,21 @@ ngx_http_mcp_auth_verify(ngx_http_request_t *r,
             return NGX_HTTP_MCP_JWT_ERR_INTERNAL;
         }
 
-        claims = ngx_http_mcp_jwt_cache_get(cache, digest, now, &key, &alg);
+        claims = ngx_http_mcp_jwt_cache_get(cache, digest, now, &key, &alg,
+                                            &ident);
 
         if (claims && ngx_http_mcp_jwt_key_accepted(&alcf->policy, key, alg))
         {
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "mcp jwt cache hit");
+
+            /* the entry's rendered values: no lookup, no escaping again */
+
+            if (ngx_http_mcp_auth_ident_copy(r->pool, ident, &ctx->ident)
+                != NGX_OK)
+            {
+                return NGX_HTTP_MCP_JWT_ERR_INTERNAL;
+            }
 
             ctx->cache = NGX_HTTP_MCP_AUTH_CACHE_HIT;
             json_incref(claims);
@@ -414,8 +429,17 @@ ngx_http_mcp_auth_verify(ngx_http_request_t *r,
                           now + amcf->cache_ttl);
 
         if (expires > now) {
+
+            /* rendered once for the request and the entry */
+
+            if (ngx_http_mcp_auth_ident(r->pool, claims, &ctx->ident)
+                != NGX_OK)
+            {
+                return NGX_HTTP_MCP_JWT_ERR_INTERNAL;
+            }
+
             ngx_http_mcp_jwt_cache_put(cache, digest, expires, key, alg,
-                                       claims);
+                                       claims, &ctx->ident);
 
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "mcp jwt cache store for %T s", expires - now);

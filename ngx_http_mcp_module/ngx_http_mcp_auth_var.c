@@ -27,23 +27,19 @@ static ngx_int_t ngx_http_mcp_auth_cache_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_mcp_auth_json_value(ngx_http_request_t *r,
     json_t *json, ngx_http_variable_value_t *v);
+static ngx_int_t ngx_http_mcp_auth_render(ngx_pool_t *pool, json_t *json,
+    ngx_str_t *value);
 static size_t ngx_http_mcp_auth_escape(u_char *dst, const char *src,
     size_t len);
-
-
-enum {
-    NGX_HTTP_MCP_AUTH_VAR_SUB = 0,
-    NGX_HTTP_MCP_AUTH_VAR_ISS
-};
 
 
 static ngx_http_variable_t  ngx_http_mcp_auth_vars[] = {
 
     { ngx_string("mcp_jwt_sub"), NULL, ngx_http_mcp_auth_claim_variable,
-      NGX_HTTP_MCP_AUTH_VAR_SUB, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      NGX_HTTP_MCP_AUTH_IDENT_SUB, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mcp_jwt_iss"), NULL, ngx_http_mcp_auth_claim_variable,
-      NGX_HTTP_MCP_AUTH_VAR_ISS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      NGX_HTTP_MCP_AUTH_IDENT_ISS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mcp_jwt_scope"), NULL, ngx_http_mcp_auth_scope_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -90,7 +86,9 @@ ngx_http_mcp_auth_add_variables(ngx_conf_t *cf)
 /*
  * The variables read the main request's context, so that the internal
  * registry locations (subrequests) see them too.  Claims are shown only
- * for a token that was accepted (or lacked the scope only).
+ * for a token that was accepted (or lacked the scope only).  $mcp_jwt_sub
+ * and $mcp_jwt_iss are rendered once a request, or come rendered with a
+ * hit of the worker's token cache (ngx_http_mcp_auth_verify()).
  */
 
 static ngx_int_t
@@ -106,11 +104,96 @@ ngx_http_mcp_auth_claim_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    return ngx_http_mcp_auth_json_value(r,
-               json_object_get(ctx->claims,
-                               data == NGX_HTTP_MCP_AUTH_VAR_SUB
-                               ? "sub" : "iss"),
-               v);
+    if (!ctx->ident.rendered) {
+        if (ngx_http_mcp_auth_ident(r->main->pool, ctx->claims, &ctx->ident)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (!(ctx->ident.found & (1 << data))) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->ident.value[data].len;
+    v->data = ctx->ident.value[data].data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* $mcp_jwt_sub and $mcp_jwt_iss of the claims, rendered */
+
+ngx_int_t
+ngx_http_mcp_auth_ident(ngx_pool_t *pool, json_t *claims,
+    ngx_http_mcp_auth_ident_t *ident)
+{
+    ngx_int_t    rc;
+    ngx_uint_t   i;
+
+    static const char  *names[NGX_HTTP_MCP_AUTH_IDENT_N] = { "sub", "iss" };
+
+    ident->found = 0;
+
+    for (i = 0; i < NGX_HTTP_MCP_AUTH_IDENT_N; i++) {
+
+        rc = ngx_http_mcp_auth_render(pool, json_object_get(claims, names[i]),
+                                      &ident->value[i]);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            ident->found |= 1 << i;
+
+        } else {
+            ngx_str_null(&ident->value[i]);
+        }
+    }
+
+    ident->rendered = 1;
+
+    return NGX_OK;
+}
+
+
+/* a copy of rendered values (from the token cache) in the pool */
+
+ngx_int_t
+ngx_http_mcp_auth_ident_copy(ngx_pool_t *pool,
+    const ngx_http_mcp_auth_ident_t *src, ngx_http_mcp_auth_ident_t *dst)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_uint_t   i;
+
+    len = 0;
+
+    for (i = 0; i < NGX_HTTP_MCP_AUTH_IDENT_N; i++) {
+        len += src->value[i].len;
+    }
+
+    p = ngx_pnalloc(pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_HTTP_MCP_AUTH_IDENT_N; i++) {
+        dst->value[i].data = p;
+        dst->value[i].len = src->value[i].len;
+        p = ngx_cpymem(p, src->value[i].data, src->value[i].len);
+    }
+
+    dst->found = src->found;
+    dst->rendered = 1;
+
+    return NGX_OK;
 }
 
 
@@ -290,25 +373,54 @@ ngx_http_mcp_auth_cache_variable(ngx_http_request_t *r,
 }
 
 
-/* a string claim as it is (but escaped), anything else as compact JSON */
-
 static ngx_int_t
 ngx_http_mcp_auth_json_value(ngx_http_request_t *r, json_t *json,
     ngx_http_variable_value_t *v)
+{
+    ngx_int_t  rc;
+    ngx_str_t  value;
+
+    rc = ngx_http_mcp_auth_render(r->pool, json, &value);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = value.len;
+    v->data = value.data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A string claim as it is (but escaped), anything else as compact JSON;
+ * NGX_DECLINED: no value (no claim, a null one)
+ */
+
+static ngx_int_t
+ngx_http_mcp_auth_render(ngx_pool_t *pool, json_t *json, ngx_str_t *value)
 {
     u_char  *p;
     size_t   len;
 
     if (json == NULL || json_is_null(json)) {
-        v->not_found = 1;
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     if (json_is_string(json)) {
         len = ngx_http_mcp_auth_escape(NULL, json_string_value(json),
                                        json_string_length(json));
 
-        p = ngx_pnalloc(r->pool, len + 1);
+        p = ngx_pnalloc(pool, len + 1);
         if (p == NULL) {
             return NGX_ERROR;
         }
@@ -320,11 +432,10 @@ ngx_http_mcp_auth_json_value(ngx_http_request_t *r, json_t *json,
         len = ngx_http_mcp_json_dump_size(json);
 
         if (len == 0) {
-            v->not_found = 1;
-            return NGX_OK;
+            return NGX_DECLINED;
         }
 
-        p = ngx_pnalloc(r->pool, len);
+        p = ngx_pnalloc(pool, len);
         if (p == NULL) {
             return NGX_ERROR;
         }
@@ -332,11 +443,8 @@ ngx_http_mcp_auth_json_value(ngx_http_request_t *r, json_t *json,
         ngx_http_mcp_json_dump_write(p, json);
     }
 
-    v->len = len;
-    v->data = p;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
+    value->len = len;
+    value->data = p;
 
     return NGX_OK;
 }

@@ -4,7 +4,8 @@
  *
  * The verified-token cache of a worker: a bounded hash of the digests of
  * whole tokens whose signature held, with what the verification found
- * (the claims, the key and the algorithm).  A digest is the 128-bit
+ * (the claims, the key and the algorithm; $mcp_jwt_sub and $mcp_jwt_iss
+ * as they render, in memory of the entry's own).  A digest is the 128-bit
  * SipHash-2-4 of the token under a random key of the worker's own, made
  * when the cache is and never written anywhere: the cache holds no token,
  * and without the key nobody can make a token whose digest is another's
@@ -37,6 +38,7 @@ struct ngx_http_mcp_jwt_cache_node_s {
     const ngx_http_mcp_jwt_key_t   *key;
     int                             alg;
     json_t                         *claims;
+    ngx_http_mcp_auth_ident_t       ident;      /* in ngx_alloc()ed memory */
     u_char                          digest[NGX_HTTP_MCP_JWT_DIGEST_LEN];
 };
 
@@ -58,6 +60,7 @@ static void ngx_http_mcp_jwt_cache_remove(ngx_http_mcp_jwt_cache_t *cache,
     ngx_http_mcp_jwt_cache_node_t **pp);
 static ngx_uint_t ngx_http_mcp_jwt_cache_bucket(
     ngx_http_mcp_jwt_cache_t *cache, u_char *digest);
+static void ngx_http_mcp_jwt_cache_free(ngx_http_mcp_jwt_cache_node_t *node);
 
 
 ngx_http_mcp_jwt_cache_t *
@@ -134,8 +137,7 @@ ngx_http_mcp_jwt_cache_destroy(ngx_http_mcp_jwt_cache_t *cache)
          q = ngx_queue_next(q))
     {
         node = ngx_queue_data(q, ngx_http_mcp_jwt_cache_node_t, queue);
-        json_decref(node->claims);
-        node->claims = NULL;
+        ngx_http_mcp_jwt_cache_free(node);
     }
 
     ngx_queue_init(&cache->lru);
@@ -162,8 +164,7 @@ ngx_http_mcp_jwt_cache_flush(ngx_http_mcp_jwt_cache_t *cache)
         pp = ngx_http_mcp_jwt_cache_find(cache, node->digest);
 
         if (pp == NULL) {               /* cannot happen */
-            json_decref(node->claims);
-            node->claims = NULL;
+            ngx_http_mcp_jwt_cache_free(node);
             ngx_queue_remove(q);
             ngx_queue_insert_head(&cache->free, q);
             continue;
@@ -176,13 +177,15 @@ ngx_http_mcp_jwt_cache_flush(ngx_http_mcp_jwt_cache_t *cache)
 
 /*
  * The claims of a live entry (a borrowed reference), with the key and the
- * algorithm that verified it; NULL on a miss.  An expired entry is
- * dropped.
+ * algorithm that verified it, and the rendered $mcp_jwt_sub and
+ * $mcp_jwt_iss (valid until the cache changes); NULL on a miss.  An
+ * expired entry is dropped.
  */
 
 json_t *
 ngx_http_mcp_jwt_cache_get(ngx_http_mcp_jwt_cache_t *cache, u_char *digest,
-    time_t now, const ngx_http_mcp_jwt_key_t **key, int *alg)
+    time_t now, const ngx_http_mcp_jwt_key_t **key, int *alg,
+    const ngx_http_mcp_auth_ident_t **ident)
 {
     ngx_http_mcp_jwt_cache_node_t  **pp, *node;
 
@@ -203,19 +206,38 @@ ngx_http_mcp_jwt_cache_get(ngx_http_mcp_jwt_cache_t *cache, u_char *digest,
 
     *key = node->key;
     *alg = node->alg;
+    *ident = &node->ident;
 
     return node->claims;
 }
 
 
+/*
+ * An entry for a verified token; without the memory for its rendered
+ * values, the token is not cached
+ */
+
 void
 ngx_http_mcp_jwt_cache_put(ngx_http_mcp_jwt_cache_t *cache, u_char *digest,
     time_t expires, const ngx_http_mcp_jwt_key_t *key, int alg,
-    json_t *claims)
+    json_t *claims, const ngx_http_mcp_auth_ident_t *ident)
 {
-    ngx_uint_t                       b;
+    u_char                          *p;
+    size_t                           len;
+    ngx_uint_t                       b, i;
     ngx_queue_t                     *q;
     ngx_http_mcp_jwt_cache_node_t  **pp, *node;
+
+    len = 0;
+
+    for (i = 0; i < NGX_HTTP_MCP_AUTH_IDENT_N; i++) {
+        len += ident->value[i].len;
+    }
+
+    p = ngx_alloc(len + 1, ngx_cycle->log);
+    if (p == NULL) {
+        return;
+    }
 
     /* the same token verified by another location's keys: replace it */
 
@@ -233,6 +255,7 @@ ngx_http_mcp_jwt_cache_put(ngx_http_mcp_jwt_cache_t *cache, u_char *digest,
 
         pp = ngx_http_mcp_jwt_cache_find(cache, node->digest);
         if (pp == NULL) {
+            ngx_free(p);
             return;                     /* cannot happen */
         }
 
@@ -249,6 +272,15 @@ ngx_http_mcp_jwt_cache_put(ngx_http_mcp_jwt_cache_t *cache, u_char *digest,
     node->key = key;
     node->alg = alg;
     node->claims = json_incref(claims);
+
+    for (i = 0; i < NGX_HTTP_MCP_AUTH_IDENT_N; i++) {
+        node->ident.value[i].data = p;
+        node->ident.value[i].len = ident->value[i].len;
+        p = ngx_cpymem(p, ident->value[i].data, ident->value[i].len);
+    }
+
+    node->ident.found = ident->found;
+    node->ident.rendered = 1;
 
     b = ngx_http_mcp_jwt_cache_bucket(cache, digest);
 
@@ -288,8 +320,7 @@ ngx_http_mcp_jwt_cache_remove(ngx_http_mcp_jwt_cache_t *cache,
     node = *pp;
     *pp = node->next;
 
-    json_decref(node->claims);
-    node->claims = NULL;
+    ngx_http_mcp_jwt_cache_free(node);
     node->next = NULL;
 
     ngx_queue_remove(&node->queue);
@@ -307,4 +338,19 @@ ngx_http_mcp_jwt_cache_bucket(ngx_http_mcp_jwt_cache_t *cache, u_char *digest)
             | (ngx_uint_t) digest[2] << 16
             | (ngx_uint_t) digest[3] << 24)
            & cache->mask;
+}
+
+
+/* what an entry holds: its reference to the claims, its rendered values */
+
+static void
+ngx_http_mcp_jwt_cache_free(ngx_http_mcp_jwt_cache_node_t *node)
+{
+    json_decref(node->claims);
+    node->claims = NULL;
+
+    if (node->ident.rendered) {
+        ngx_free(node->ident.value[0].data);
+        ngx_memzero(&node->ident, sizeof(ngx_http_mcp_auth_ident_t));
+    }
 }

@@ -32,6 +32,36 @@ def test_a_verified_token_is_served_from_the_cache(gw, demo_keys):
             for n in marks] == ["miss", "hit", "hit"]
 
 
+def test_a_hit_shows_the_same_claims_as_the_verification(gw, demo_keys):
+    # $mcp_jwt_sub and $mcp_jwt_iss come rendered with a hit: the same
+    # bytes as the miss showed (escaped, empty, absent), each token its own
+    subs = ["alice", "eve\r\n100%\x7f", "bob", None, ""]
+    tokens = [mint(demo_keys, sub=s) for s in subs]
+
+    def shown(t):
+        n = unique()
+        assert call(gw, "/r?" + n, t).status_code == 200
+        line = logged(gw, n)
+        return (re.search(r"cache=(\w+)", line).group(1),
+                line[line.index(" sub="):line.index(" auth=")])
+
+    first = [shown(t) for t in tokens]
+    assert [c for c, _ in first] == ["miss"] * len(tokens)
+    assert first[0][1] == (' sub=alice scope="mgmt.read mgmt.write" '
+                           'iss=https://auth.demo.example/')
+    assert first[1][1].startswith(" sub=eve%0D%0A100%25%7F ")
+    assert first[2][1].startswith(" sub=bob ")
+    assert first[3][1].startswith(" sub=- ")
+    assert first[4][1].startswith(" sub= ")
+
+    for _ in range(2):
+        assert [shown(t) for t in tokens] == [("hit", v) for _, v in first]
+
+    # the echo sees the same as a header (proxy_set_header X-Sub)
+    t = tokens[1]
+    assert call(gw, "/r", t).text == call(gw, "/r", t).text
+
+
 # the same key as "/" (the server's JWKS), more leeway
 LEEWAY = location("/leeway/", "mcp_auth_jwt_leeway  60s;")
 
@@ -124,10 +154,15 @@ def test_cache_entries_never_outlive_the_token(gw, demo_keys):
 
 def test_the_cache_may_be_turned_off(nginx, demo_keys):
     ngx = own(nginx, demo_keys.path("jwks.json"), level="debug",
-                   http="mcp_auth_jwt_cache off;")
-    t = mint(demo_keys)
+                   http="mcp_auth_jwt_cache off;",
+                   directives='add_header  X-Who '
+                              '"$mcp_jwt_sub|$mcp_jwt_iss|$mcp_jwt_sub";')
+    t = mint(demo_keys, sub="a%b")
     for _ in range(3):
-        assert call(ngx, "/", t).status_code == 200
+        r = call(ngx, "/", t)
+        assert r.status_code == 200
+        assert r.headers["X-Who"] == ("a%25b|https://auth.demo.example/|"
+                                      "a%25b")
 
     log = ngx.error_log()
     assert "mcp jwt cache" not in log
