@@ -23,9 +23,9 @@
  */
 
 
-#include <openssl/rand.h>
-
 #include "ngx_http_mcp_cache.h"
+
+#include <openssl/rand.h>
 
 
 /* a worker that took an invalidation to send has this long to say how */

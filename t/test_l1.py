@@ -159,7 +159,8 @@ def test_a_node_that_cannot_hear_stops_serving_before_the_put_is_acked(
         proxy.cut("blackhole")
         r = b.put(path, headers=alice, json={"agent_enabled": False})
         assert r.status_code == 200
-        r = a.get(path, headers=alice)
+        # node a answers from the registry once its Redis timeout is over
+        r = a.get(path, headers=alice, timeout=5 * SLOW)
         assert r.status_code == 200
         assert layer(r) != "l1" and name_of(r) is False, r.headers
     finally:
