@@ -98,10 +98,20 @@ NATIVE = {
 }
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """a port free now, and never handed out before in this process: a
+    port bound and closed can be the next bind's again, and two servers
+    given the same one could not both start"""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_port(port, proc=None, timeout=10.0):
