@@ -112,7 +112,9 @@ def ask(port, *command):
 
 def gateway_clients(port):
     """the connections of gateway workers to the Redis on "port": every
-    client but replicas, sentinels and the one asking"""
+    client but replicas, sentinels, the one asking and the L1 cache's
+    invalidation channels (subscribed: flag P), which are a node's, not a
+    worker's"""
     clients = ask(port, "CLIENT", "LIST") or b""
     if isinstance(clients, bytes):
         clients = clients.decode()
@@ -120,7 +122,7 @@ def gateway_clients(port):
     for line in clients.splitlines():
         fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
         if fields.get("name", "").startswith("sentinel-") \
-                or set(fields.get("flags", "")) & set("SM") \
+                or set(fields.get("flags", "")) & set("SMP") \
                 or fields.get("cmd", "").startswith("client"):
             continue
         out.append(fields)
