@@ -130,43 +130,31 @@ ngx_http_mcp_key_encoded_len(const ngx_http_mcp_key_part_t *parts, size_t n)
 }
 
 
+/*
+ * The parts hashed as they are, without an encoding in memory: the module
+ * hashes the encoding it keeps (ngx_http_mcp_key_field_encoded()); this
+ * is the definition the tests and the fuzzer hold that to.
+ */
+
 int
 ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
     unsigned char *field)
 {
-    size_t                i, total;
-    unsigned char         size[NGX_HTTP_MCP_KEY_LEN_SIZE];
-    unsigned char         buf[1024];
-    EVP_MD_CTX           *ctx;
+    size_t          i;
+    unsigned char   size[NGX_HTTP_MCP_KEY_LEN_SIZE];
+    EVP_MD_CTX     *ctx;
 
     if (ngx_http_mcp_key_begin(&ctx) != 0) {
         return -1;
     }
 
-    /*
-     * the encoded parts in one update when they fit the stack's buffer
-     * (they do but for long query strings): each EVP_DigestUpdate() call
-     * costs more than hashing a key's few dozen bytes
-     */
+    for (i = 0; i < n; i++) {
+        ngx_http_mcp_key_len(size, parts[i].len);
 
-    total = ngx_http_mcp_key_encoded_len(parts, n);
-
-    if (total <= sizeof(buf)) {
-        if (EVP_DigestUpdate(ctx, buf, ngx_http_mcp_key_encode(parts, n, buf))
-            != 1)
+        if (EVP_DigestUpdate(ctx, size, sizeof(size)) != 1
+            || EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) != 1)
         {
             return -1;
-        }
-
-    } else {
-        for (i = 0; i < n; i++) {
-            ngx_http_mcp_key_len(size, parts[i].len);
-
-            if (EVP_DigestUpdate(ctx, size, sizeof(size)) != 1
-                || EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) != 1)
-            {
-                return -1;
-            }
         }
     }
 

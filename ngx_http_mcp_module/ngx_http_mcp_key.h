@@ -43,7 +43,8 @@ size_t ngx_http_mcp_key_encode(const ngx_http_mcp_key_part_t *parts,
 
 /*
  * the entry's field, NGX_HTTP_MCP_KEY_FIELD_LEN lower-case hex digits, to
- * "field": 0, or -1 if OpenSSL failed
+ * "field": 0, or -1 if OpenSSL failed (the reference; the module uses
+ * ngx_http_mcp_key_field_encoded())
  */
 int ngx_http_mcp_key_field(const ngx_http_mcp_key_part_t *parts, size_t n,
     unsigned char *field);
@@ -59,7 +60,7 @@ int ngx_http_mcp_key_field_encoded(const unsigned char *in, size_t len,
 size_t ngx_http_mcp_key_encoded_len(const ngx_http_mcp_key_part_t *parts,
     size_t n);
 
-/* frees what ngx_http_mcp_key_field() kept for the process (at its exit) */
+/* frees what the fields' digest kept for the process (at its exit) */
 void ngx_http_mcp_key_release(void);
 
 

@@ -332,8 +332,8 @@ test_the_field_is_stable_hex(void **state)
 
 
 /*
- * Parts too long for one buffer are hashed part by part: the field is
- * still SHA-256 of their encoding, the same as one update of it gives
+ * The parts hashed part by part, short and long: the field is SHA-256 of
+ * their encoding, the same as one update of it gives
  */
 
 static void
